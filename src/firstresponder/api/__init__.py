@@ -1,0 +1,1 @@
+"""The HTTP edge: webhook, REST API, OpenAPI, health and metrics."""

@@ -1,0 +1,169 @@
+"""The REST API over incidents: list, get, declare, ack, state, roles, notes, resolve, timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import jsonschema
+from aiohttp import web
+
+from ..domain.incident import Incident, TimelineEntry
+from ..domain.vocabulary import Impact, IncidentState, Role, Severity
+from ..errors import PayloadError
+from ..store.ports import IncidentFilter
+from .auth import check_api_token
+from .keys import COMMANDS, CONFIG, STORE
+from .payload import decode_json, validate
+from .schemas import REQUESTS
+from .views import entry_view, incident_view, near_miss_view
+
+_VALIDATORS = {name: jsonschema.Draft202012Validator(schema) for name, schema in REQUESTS.items()}
+MAX_LIMIT = 500
+T = TypeVar("T")
+
+
+def _incident_id(request: web.Request) -> int:
+    return int(request.match_info["id"])
+
+
+async def _body(request: web.Request, schema: str) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw.strip():
+        data: Any = {}
+    else:
+        if request.content_type != "application/json":
+            raise web.HTTPUnsupportedMediaType(text='{"error": "Content-Type must be application/json"}',
+                                               content_type="application/json")
+        data = decode_json(raw)
+    validate(data, _VALIDATORS[schema])
+    assert isinstance(data, dict)
+    return data
+
+
+async def _actor(request: web.Request, body: dict[str, Any]) -> str:
+    name = check_api_token(request, request.app[CONFIG].api_tokens)
+    by = body.get("by")
+    return f"{by} (via {name})" if by and by != name else name
+
+
+def _base(request: web.Request) -> str:
+    return request.app[CONFIG].server.public_url
+
+
+def _query_int(request: web.Request, name: str, default: int | None) -> int | None:
+    text = request.query.get(name)
+    if text is None:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise PayloadError(f"query parameter {name}: {text[:40]!r} is not a positive integer")
+    return int(text)
+
+
+def _enum(kind: Callable[[str], T], request: web.Request, name: str) -> T | None:
+    text = request.query.get(name)
+    if text is None or text == "":
+        return None
+    try:
+        return kind(text)
+    except ValueError as exc:
+        raise PayloadError(f"query parameter {name}: {exc}") from exc
+
+
+async def list_incidents(request: web.Request) -> web.Response:
+    open_text = request.query.get("open", "").lower()
+    if open_text not in ("", "true", "false", "1", "0"):
+        raise PayloadError(f"query parameter open: {open_text[:40]!r} is not true or false")
+    limit = min(_query_int(request, "limit", 100) or 100, MAX_LIMIT)
+    query = IncidentFilter(
+        state=_enum(IncidentState, request, "state"), open_only=open_text in ("true", "1"),
+        service=request.query.get("service") or None, severity=_enum(Severity.parse, request, "severity"),
+        limit=limit, before_id=_query_int(request, "before", None))
+    found = await request.app[STORE].list_incidents(query)
+    next_before = found[-1].id if len(found) == limit else None
+    return web.json_response({"incidents": [incident_view(i, _base(request)) for i in found],
+                              "next_before": next_before})
+
+
+async def get_incident(request: web.Request) -> web.Response:
+    incident = await request.app[STORE].get_incident(_incident_id(request))
+    return web.json_response(incident_view(incident, _base(request)))
+
+
+async def get_timeline(request: web.Request) -> web.Response:
+    incident_id = _incident_id(request)
+    entries = await request.app[STORE].timeline(incident_id)
+    return web.json_response({"incident_id": incident_id, "entries": [entry_view(e) for e in entries]})
+
+
+async def near_misses(request: web.Request) -> web.Response:
+    limit = min(_query_int(request, "limit", 100) or 100, MAX_LIMIT)
+    found = await request.app[STORE].near_misses(limit)
+    return web.json_response({"near_misses": [near_miss_view(m) for m in found]})
+
+
+async def declare(request: web.Request) -> web.Response:
+    body = await _body(request, "DeclareRequest")
+    actor = await _actor(request, body)
+    impact = Impact(body.get("impact", "degraded"))
+    severity = Severity.parse(body["severity"]) if "severity" in body else None
+    incident = await request.app[COMMANDS].declare(
+        service=body["service"], title=body["title"], impact=impact, severity=severity,
+        description=body.get("description", ""), labels=body.get("labels", {}), actor=actor)
+    return web.json_response(incident_view(incident, _base(request)), status=201)
+
+
+Change = Callable[[Incident, datetime], list[TimelineEntry]]
+
+
+async def _apply(request: web.Request, schema: str, make: Callable[[dict[str, Any], str], Change]) -> web.Response:
+    body = await _body(request, schema)
+    actor = await _actor(request, body)
+    incident, entries = await request.app[COMMANDS].change(_incident_id(request), make(body, actor))
+    changes = [{"at": e.at.isoformat(), "kind": e.kind, "actor": e.actor, "message": e.message,
+                "data": dict(e.data)} for e in entries]
+    return web.json_response({"incident": incident_view(incident, _base(request)), "changes": changes})
+
+
+async def acknowledge(request: web.Request) -> web.Response:
+    return await _apply(request, "AckRequest", lambda b, actor: lambda i, now: i.acknowledge(actor, now))
+
+
+async def set_state(request: web.Request) -> web.Response:
+    return await _apply(request, "StateRequest", lambda b, actor: lambda i, now: i.set_state(
+        IncidentState(b["state"]), actor, now, b.get("note", "")))
+
+
+async def assign_role(request: web.Request) -> web.Response:
+    return await _apply(request, "RoleRequest", lambda b, actor: lambda i, now: i.assign_role(
+        Role(b["role"]), b["person"], actor, now))
+
+
+async def add_note(request: web.Request) -> web.Response:
+    return await _apply(request, "NoteRequest", lambda b, actor: lambda i, now: i.add_note(b["text"], actor, now))
+
+
+async def resolve(request: web.Request) -> web.Response:
+    return await _apply(request, "ResolveRequest", lambda b, actor: lambda i, now: i.resolve(
+        actor, now, b.get("note", "")))
+
+
+async def set_severity(request: web.Request) -> web.Response:
+    return await _apply(request, "SeverityRequest", lambda b, actor: lambda i, now: i.set_severity(
+        Severity.parse(b["severity"]), actor, now))
+
+
+ROUTES: list[tuple[str, str, Any, str]] = [
+    ("GET", "/api/v1/incidents", list_incidents, "IncidentList"),
+    ("POST", "/api/v1/incidents", declare, "Incident"),
+    ("GET", "/api/v1/incidents/{id}", get_incident, "Incident"),
+    ("GET", "/api/v1/incidents/{id}/timeline", get_timeline, "Timeline"),
+    ("POST", "/api/v1/incidents/{id}/ack", acknowledge, "IncidentChange"),
+    ("POST", "/api/v1/incidents/{id}/state", set_state, "IncidentChange"),
+    ("POST", "/api/v1/incidents/{id}/roles", assign_role, "IncidentChange"),
+    ("POST", "/api/v1/incidents/{id}/notes", add_note, "IncidentChange"),
+    ("POST", "/api/v1/incidents/{id}/resolve", resolve, "IncidentChange"),
+    ("POST", "/api/v1/incidents/{id}/severity", set_severity, "IncidentChange"),
+    ("GET", "/api/v1/near-misses", near_misses, "NearMissList"),
+]

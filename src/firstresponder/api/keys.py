@@ -1,0 +1,17 @@
+"""Typed application state shared by the handlers."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..commands import IncidentCommands
+from ..config import Config
+from ..ingest import Ingestor
+from ..metrics import Metrics
+from ..store.ports import Database
+
+CONFIG = web.AppKey("config", Config)
+STORE = web.AppKey("store", Database)
+INGESTOR = web.AppKey("ingestor", Ingestor)
+COMMANDS = web.AppKey("commands", IncidentCommands)
+METRICS = web.AppKey("metrics", Metrics)

@@ -1,0 +1,141 @@
+"""Parse and validate Alertmanager's webhook body (version 4) into a `Notification`.
+
+Unknown extra fields are accepted: newer Alertmanagers add them (`notification_reason`,
+`routeLabels`). Every error names the field, e.g. `alerts[2].startsAt`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import jsonschema
+
+from ..domain.alerts import ZERO_TIME_PREFIX, Alert, AlertStatus, Notification, labels_fingerprint
+from ..errors import PayloadError
+
+_STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
+_STATUS = {"enum": ["firing", "resolved"]}
+_TIME = {"type": "string", "maxLength": 64}
+
+ALERTMANAGER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["version", "status", "alerts"],
+    "properties": {
+        "version": {"const": "4"},
+        "groupKey": {"type": "string"},
+        "truncatedAlerts": {"type": "integer", "minimum": 0},
+        "status": _STATUS,
+        "receiver": {"type": "string"},
+        "groupLabels": _STRING_MAP,
+        "commonLabels": _STRING_MAP,
+        "commonAnnotations": _STRING_MAP,
+        "externalURL": {"type": "string"},
+        "alerts": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["status", "labels", "startsAt"],
+                "properties": {
+                    "status": _STATUS,
+                    "labels": {**_STRING_MAP, "minProperties": 1},
+                    "annotations": _STRING_MAP,
+                    "startsAt": _TIME,
+                    "endsAt": _TIME,
+                    "generatorURL": {"type": "string"},
+                    "fingerprint": {"type": "string", "minLength": 1, "maxLength": 64},
+                },
+            },
+        },
+    },
+}
+_VALIDATOR = jsonschema.Draft202012Validator(ALERTMANAGER_SCHEMA)
+_RFC3339 = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def field_path(parts: Any) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(body)"
+
+
+def decode_json(body: bytes) -> Any:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PayloadError(f"body is not valid UTF-8 (byte {exc.start})") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PayloadError(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+    except RecursionError as exc:
+        raise PayloadError("JSON nested too deeply") from exc
+
+
+def validate(instance: Any, validator: jsonschema.protocols.Validator) -> None:
+    try:
+        error = jsonschema.exceptions.best_match(validator.iter_errors(instance))
+    except RecursionError as exc:
+        raise PayloadError("JSON nested too deeply") from exc
+    if error is not None:
+        where = field_path(error.absolute_path)
+        message = error.message
+        if len(message) > 200:
+            shown = repr(error.instance)
+            message = f"bad value {shown[:77]}... ({error.validator} {error.validator_value!r})"[:300]
+        raise PayloadError(f"{where}: {message}")
+
+
+def parse_time(text: str, where: str) -> datetime:
+    hit = _RFC3339.match(text)
+    if hit is None:
+        raise PayloadError(f"{where}: {text[:64]!r} is not an RFC 3339 timestamp")
+    date, clock, fraction, zone = hit.groups()
+    micros = int((fraction or "0")[:6].ljust(6, "0"))
+    try:
+        base = datetime.fromisoformat(f"{date}T{clock}")
+    except ValueError as exc:
+        raise PayloadError(f"{where}: {text[:64]!r} is not a valid date: {exc}") from exc
+    offset = timedelta(0) if zone in ("Z", "z") else (
+        (1 if zone[0] == "+" else -1) * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
+    return base.replace(microsecond=micros, tzinfo=timezone(offset)).astimezone(UTC)
+
+
+def _alert(raw: Mapping[str, Any], where: str) -> Alert:
+    labels: dict[str, str] = raw["labels"]
+    starts_raw: str = raw["startsAt"]
+    if starts_raw.startswith(ZERO_TIME_PREFIX):
+        raise PayloadError(f"{where}.startsAt: the zero time is not a start time")
+    ends_raw = raw.get("endsAt") or ""
+    status = AlertStatus(raw["status"])
+    ends = None if not ends_raw or ends_raw.startswith(ZERO_TIME_PREFIX) else parse_time(ends_raw, f"{where}.endsAt")
+    return Alert(
+        status=status,
+        labels=labels,
+        annotations=raw.get("annotations", {}),
+        starts_at=parse_time(starts_raw, f"{where}.startsAt"),
+        ends_at=ends,
+        generator_url=raw.get("generatorURL", ""),
+        fingerprint=raw.get("fingerprint") or labels_fingerprint(labels),
+    )
+
+
+def parse_notification(body: bytes) -> Notification:
+    raw = decode_json(body)
+    validate(raw, _VALIDATOR)
+    alerts = tuple(_alert(item, f"alerts[{i}]") for i, item in enumerate(raw["alerts"]))
+    return Notification(
+        receiver=raw.get("receiver", ""),
+        status=AlertStatus(raw["status"]),
+        group_key=raw.get("groupKey", ""),
+        group_labels=raw.get("groupLabels", {}),
+        common_labels=raw.get("commonLabels", {}),
+        external_url=raw.get("externalURL", ""),
+        truncated_alerts=raw.get("truncatedAlerts", 0),
+        alerts=alerts,
+    )

@@ -1,0 +1,57 @@
+"""`POST /api/v1/alertmanager`: authenticate, validate, persist, then answer.
+
+Alertmanager retries 5xx and drops every other non-2xx, so 503 is kept for a store that
+cannot take the alerts (a retry will help) and bad requests get 400/401/413/415.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from aiohttp import web
+
+from .auth import check_webhook
+from .errors import error_middleware
+from .keys import CONFIG, INGESTOR, METRICS
+from .payload import parse_notification
+
+log = logging.getLogger(__name__)
+JSON_TYPES = ("application/json", "application/vnd.api+json")
+
+
+async def _accept(request: web.Request) -> web.Response:
+    config = request.app[CONFIG]
+    check_webhook(request, config.webhook_auth)
+    if request.content_type not in JSON_TYPES:
+        message = f"Content-Type must be application/json, not {request.content_type!r}"
+        raise web.HTTPUnsupportedMediaType(text=json.dumps({"error": message}),
+                                           content_type="application/json")
+    length = request.content_length
+    if length is not None and length > config.server.max_body_size:
+        raise web.HTTPRequestEntityTooLarge(max_size=config.server.max_body_size, actual_size=length)
+    notification = parse_notification(await request.read())
+    metrics = request.app[METRICS]
+    for alert in notification.alerts:
+        metrics.alerts_received.labels(alert.status.value).inc()
+    if notification.truncated_alerts:
+        metrics.alerts_truncated.inc(notification.truncated_alerts)
+        log.warning("Alertmanager truncated the notification",
+                    extra={"receiver": notification.receiver, "truncated": notification.truncated_alerts})
+    report = await request.app[INGESTOR].submit(notification)
+    metrics.alerts_duplicate.inc(report.duplicates)
+    return web.json_response({
+        "status": "accepted", "received": report.received, "new": report.accepted,
+        "duplicates": report.duplicates, "truncated": notification.truncated_alerts,
+        "incidents": report.incidents,
+    })
+
+
+async def alertmanager_webhook(request: web.Request) -> web.StreamResponse:
+    started = time.perf_counter()
+    response = await error_middleware(request, _accept)
+    metrics = request.app[METRICS]
+    metrics.webhook_requests.labels(str(response.status)).inc()
+    metrics.webhook_duration.observe(time.perf_counter() - started)
+    return response

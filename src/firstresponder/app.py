@@ -1,0 +1,75 @@
+"""Wiring: build the aiohttp application from a Config. The CLI only loads config and calls this."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from .api import health, incidents
+from .api.errors import error_middleware
+from .api.keys import COMMANDS, CONFIG, INGESTOR, METRICS, STORE
+from .api.webhook import alertmanager_webhook
+from .clock import Clock, SystemClock
+from .commands import IncidentCommands
+from .config import Config
+from .domain.classify import LabelClassifier
+from .domain.grouping import GroupEngine
+from .ingest import Ingestor, refresh_open_counts
+from .metrics import Metrics
+from .scheduler import Scheduler
+from .store.sql import SqlStore
+
+log = logging.getLogger(__name__)
+
+
+def build_app(config: Config, *, clock: Clock | None = None, metrics: Metrics | None = None,
+              run_scheduler: bool = True) -> web.Application:
+    app = web.Application(client_max_size=config.server.max_body_size, middlewares=[error_middleware])
+    app[CONFIG] = config
+    app[METRICS] = metrics or Metrics()
+    chosen_clock = clock or SystemClock()
+    app.cleanup_ctx.append(_lifecycle(chosen_clock, run_scheduler))
+    _routes(app)
+    return app
+
+
+def _routes(app: web.Application) -> None:
+    router = app.router
+    router.add_post("/api/v1/alertmanager", alertmanager_webhook)
+    for method, path, handler, _ in incidents.ROUTES:
+        router.add_route(method, re.sub(r"\{id\}", r"{id:\\d{1,18}}", path), handler)
+    router.add_get("/api/v1/openapi.json", health.openapi)
+    router.add_get("/healthz", health.healthz)
+    router.add_get("/readyz", health.readyz)
+    router.add_get("/metrics", health.metrics)
+
+
+def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-def]
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        config, metrics = app[CONFIG], app[METRICS]
+        store = SqlStore(config.store.url, pool_size=config.store.pool_size,
+                         busy_timeout_s=config.store.busy_timeout.total_seconds())
+        await store.migrate()
+        classifier = LabelClassifier(config.rules, config.classification)
+        ingestor = Ingestor(store, classifier, GroupEngine(config.severity_map), clock, metrics)
+        app[STORE] = store
+        app[INGESTOR] = ingestor
+        app[COMMANDS] = IncidentCommands(store, classifier, config.severity_map, clock, metrics)
+        await refresh_open_counts(store, metrics)
+        task = asyncio.create_task(Scheduler(ingestor, store, clock, metrics).run()) if run_scheduler else None
+        log.info("firstresponder started", extra={"rules": len(config.rules), "store": store.dialect})
+        yield
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await ingestor.drain()
+        await store.close()
+        log.info("firstresponder stopped")
+
+    return lifecycle

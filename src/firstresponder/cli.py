@@ -1,0 +1,93 @@
+"""The `firstresponder` command: serve, check-config, migrate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from .config import Config, load_config
+from .errors import ConfigError, StoreUnavailable
+from .logs import setup_logging
+
+
+def _load(path: str) -> Config | None:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"{path}: {len(exc.problems)} problem(s):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return None
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    config = _load(args.file)
+    if config is None:
+        return 1
+    print(f"{args.file}: OK ({len(config.rules)} service rule(s) from "
+          f"{config.rules_dir or 'no rules_dir'}; store {config.store.url.split(':', 1)[0]})")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    if config is None:
+        return 1
+    setup_logging(config.log_level, config.log_format)
+    from .app import build_app
+
+    web.run_app(build_app(config), host=config.server.host, port=config.server.port,
+                shutdown_timeout=config.server.shutdown_timeout.total_seconds(),
+                access_log=None, print=None)
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    if config is None:
+        return 1
+    from .store.sql import SqlStore
+
+    async def run() -> None:
+        store = SqlStore(config.store.url)
+        try:
+            await store.migrate()
+        finally:
+            await store.close()
+
+    try:
+        asyncio.run(run())
+    except StoreUnavailable as exc:
+        print(f"migrate: {exc}", file=sys.stderr)
+        return 1
+    print("migrate: the store schema is up to date")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="firstresponder", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the daemon")
+    serve.add_argument("--config", "-c", required=True, help="config file (YAML)")
+    serve.set_defaults(run=_serve)
+    check = sub.add_parser("check-config", help="validate a config file and its rules; exit 1 on errors")
+    check.add_argument("file")
+    check.set_defaults(run=_check_config)
+    migrate = sub.add_parser("migrate", help="bring the store schema up to date")
+    migrate.add_argument("--config", "-c", required=True)
+    migrate.set_defaults(run=_migrate)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

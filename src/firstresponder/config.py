@@ -1,0 +1,235 @@
+"""Load the YAML config once into frozen dataclasses: `${ENV}`, `*_file` secrets, durations.
+
+Every problem is reported with the dotted key and the bad value, all at once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from .config_schema import CONFIG_SCHEMA
+from .domain.rules import ClassificationSettings, ServiceRule
+from .domain.vocabulary import DEFAULT_SEVERITY_MAP, Impact, Severity
+from .durations import parse_duration, parse_size
+from .errors import ConfigError
+from .rules_file import load_rules_dir
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    name: str
+    token: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class WebhookAuth:
+    bearer_token: str | None = field(default=None, repr=False)
+    basic_username: str | None = None
+    basic_password: str | None = field(default=None, repr=False)
+    allow_anonymous: bool = False
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 9095
+    public_url: str = ""
+    max_body_size: int = 1024 * 1024
+    shutdown_timeout: timedelta = timedelta(seconds=20)
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    url: str = "sqlite:///firstresponder.db"
+    pool_size: int = 5
+    busy_timeout: timedelta = timedelta(seconds=5)
+
+
+@dataclass(frozen=True)
+class PrometheusConfig:
+    url: str = ""
+    timeout: timedelta = timedelta(seconds=5)
+
+
+@dataclass(frozen=True)
+class Config:
+    server: ServerConfig
+    store: StoreConfig
+    webhook_auth: WebhookAuth
+    api_tokens: tuple[ApiToken, ...]
+    classification: ClassificationSettings
+    severity_map: Mapping[Impact, Severity]
+    rules: tuple[ServiceRule, ...]
+    rules_dir: Path | None
+    prometheus: PrometheusConfig
+    log_level: str = "info"
+    log_format: str = "json"
+
+
+def expand_env(value: Any, path: str, problems: list[str]) -> Any:
+    """Replace `${VAR}` / `${VAR:-default}` in every string; a missing VAR is a problem."""
+    if isinstance(value, dict):
+        return {k: expand_env(v, f"{path}.{k}" if path else str(k), problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [expand_env(v, f"{path}[{i}]", problems) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def swap(hit: re.Match[str]) -> str:
+        name, default = hit.group(1), hit.group(2)
+        found = os.environ.get(name)
+        if found is not None and (found or default is None):
+            return found
+        if default is not None:
+            return default
+        problems.append(f"{path}: environment variable {name} is not set")
+        return ""
+
+    return _ENV.sub(swap, value)
+
+
+def _read_secret_files(value: Any, path: str, base: Path, problems: list[str]) -> Any:
+    """`token_file: /run/secrets/x` becomes `token: <contents>`; both at once is an error."""
+    if isinstance(value, list):
+        return [_read_secret_files(v, f"{path}[{i}]", base, problems) for i, v in enumerate(value)]
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        here = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and key.endswith("_file") and isinstance(item, str):
+            target = key[: -len("_file")]
+            if target in value:
+                problems.append(f"{here}: give either {target} or {key}, not both")
+                continue
+            try:
+                out[target] = (base / item).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                problems.append(f"{here}: cannot read secret file {item!r}: {exc.strerror}")
+            continue
+        out[key] = _read_secret_files(item, here, base, problems)
+    return out
+
+
+def _schema_problems(raw: Any) -> list[str]:
+    validator = jsonschema.Draft202012Validator(CONFIG_SCHEMA)
+    problems = []
+    for error in sorted(validator.iter_errors(raw), key=lambda e: list(map(str, e.absolute_path))):
+        key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        if error.validator == "additionalProperties":
+            allowed = sorted(error.schema.get("properties", {}))
+            extra = sorted(set(error.instance) - set(allowed))
+            problems.append(f"{key}: unknown key(s) {', '.join(map(repr, extra))}; "
+                            f"allowed: {', '.join(allowed)}")
+        elif error.validator == "required":
+            problems.append(f"{key}: {error.message}")
+        elif error.validator == "pattern":
+            problems.append(f"{key}: bad value {error.instance!r} (must match {error.validator_value})")
+        else:
+            problems.append(f"{key}: bad value {error.instance!r}: {error.message}")
+    return problems
+
+
+def load_config(path: str | Path) -> Config:
+    source = Path(path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{source}: cannot read: {exc.strerror}"]) from exc
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{source}: not valid YAML: {exc}"]) from exc
+    if not isinstance(raw, dict):
+        raise ConfigError([f"{source}: the top level must be a mapping of keys"])
+    problems: list[str] = []
+    raw = expand_env(raw, "", problems)
+    raw = _read_secret_files(raw, "", source.parent, problems)
+    problems += _schema_problems(raw)
+    if problems:
+        raise ConfigError(problems)
+    return _build(raw, source.parent)
+
+
+def _listen(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    return host or "0.0.0.0", int(port)
+
+
+def _build(raw: Mapping[str, Any], base: Path) -> Config:
+    server_raw = raw.get("server", {})
+    host, port = _listen(server_raw.get("listen", "127.0.0.1:9095"))
+    server = ServerConfig(
+        host=host, port=port, public_url=server_raw.get("public_url", f"http://{host}:{port}").rstrip("/"),
+        max_body_size=parse_size(server_raw.get("max_body_size", 1024 * 1024)),
+        shutdown_timeout=parse_duration(server_raw.get("shutdown_timeout", "20s")),
+    )
+    store_raw = raw["store"]
+    store = StoreConfig(url=_store_url(store_raw["url"], base), pool_size=store_raw.get("pool_size", 5),
+                        busy_timeout=parse_duration(store_raw.get("busy_timeout", "5s")))
+    auth = raw.get("auth", {})
+    hook = auth.get("webhook", {})
+    basic = hook.get("basic_auth", {})
+    webhook_auth = WebhookAuth(hook.get("bearer_token"), basic.get("username"), basic.get("password"),
+                               bool(hook.get("allow_anonymous", False)))
+    problems = []
+    if basic and not basic.get("password"):
+        problems.append("auth.webhook.basic_auth: password (or password_file) is required")
+    if not (webhook_auth.bearer_token or basic or webhook_auth.allow_anonymous):
+        problems.append("auth.webhook: set bearer_token or basic_auth (or allow_anonymous: true)")
+    tokens = []
+    for i, item in enumerate(auth.get("api_tokens", [])):
+        if not item.get("token"):
+            problems.append(f"auth.api_tokens[{i}]: token (or token_file) is required")
+        tokens.append(ApiToken(item["name"], item.get("token", "")))
+    rules_dir = (base / raw["rules_dir"]) if "rules_dir" in raw else None
+    rules: tuple[ServiceRule, ...] = ()
+    if rules_dir is not None:
+        try:
+            rules = load_rules_dir(rules_dir)
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
+    incidents = raw.get("incidents", {})
+    severity_map = dict(DEFAULT_SEVERITY_MAP)
+    for name, sev in incidents.get("severity_map", {}).items():
+        severity_map[Impact(name)] = Severity.parse(sev)
+    defaults = ClassificationSettings()
+    labels_map = dict(defaults.severity_labels)
+    labels_map.update({k.lower(): Impact(v) for k, v in incidents.get("severity_labels", {}).items()})
+    settings = ClassificationSettings(
+        service_labels=tuple(incidents.get("service_labels", defaults.service_labels)),
+        group_by=tuple(incidents.get("group_by", defaults.group_by)),
+        severity_labels=labels_map,
+        default_impact=Impact(incidents.get("default_impact", defaults.default_impact.value)),
+        declare_threshold=Impact(incidents.get("declare_threshold", defaults.declare_threshold.value)),
+        declare_after=parse_duration(incidents.get("declare_after", "0s")),
+    )
+    prom = raw.get("prometheus", {})
+    logging_raw = raw.get("logging", {})
+    return Config(
+        server=server, store=store, webhook_auth=webhook_auth, api_tokens=tuple(tokens),
+        classification=settings, severity_map=severity_map, rules=rules, rules_dir=rules_dir,
+        prometheus=PrometheusConfig(prom.get("url", "").rstrip("/"), parse_duration(prom.get("timeout", "5s"))),
+        log_level=logging_raw.get("level", "info"), log_format=logging_raw.get("format", "json"),
+    )
+
+
+def _store_url(url: str, base: Path) -> str:
+    """Relative SQLite paths are relative to the config file, not the working directory."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str((base / url[len(prefix):]).resolve())
+    return url

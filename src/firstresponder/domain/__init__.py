@@ -1,0 +1,1 @@
+"""The pure core: alerts, classification, incidents. Standard library only, no I/O."""

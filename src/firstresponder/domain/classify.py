@@ -1,0 +1,127 @@
+"""Classification of an alert from its labels: service, impact, and why.
+
+Order of evidence, first that speaks wins: the service rule's own impact mappings,
+an explicit `impact` label, Sloth's `sloth_severity`, Pyrra's burn-rate labels, a plain
+`severity` label, then the rule's or the global default. Live PromQL (see `slo`) refines
+this when Prometheus answers; labels are what remains when it does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from .alerts import Alert
+from .matchers import all_match
+from .rules import ClassificationSettings, ServiceRule, find_rule
+from .vocabulary import Impact
+
+UNKNOWN_SERVICE = "unknown"
+
+
+@dataclass(frozen=True)
+class Classification:
+    service: str
+    group_key: str
+    impact: Impact
+    reason: str
+    declare_threshold: Impact
+    declare_after: timedelta
+    evidence: tuple[Mapping[str, Any], ...] = field(default=())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "impact": self.impact.value,
+            "reason": self.reason,
+            "evidence": [dict(item) for item in self.evidence],
+        }
+
+
+class LabelClassifier:
+    """Pure: maps an alert's labels to a classification using the service rules."""
+
+    def __init__(self, rules: Sequence[ServiceRule], settings: ClassificationSettings) -> None:
+        self._rules = tuple(rules)
+        self._settings = settings
+
+    @property
+    def rules(self) -> tuple[ServiceRule, ...]:
+        return self._rules
+
+    def classify(self, alert: Alert) -> Classification:
+        labels = alert.labels
+        rule = find_rule(self._rules, labels)
+        service = rule.service if rule else self._service_from_labels(labels)
+        impact, reason = self._impact(rule, labels)
+        settings = self._settings
+        return Classification(
+            service=service,
+            group_key=self.group_key(service, labels),
+            impact=impact,
+            reason=reason,
+            declare_threshold=(rule.declare_threshold if rule and rule.declare_threshold
+                               else settings.declare_threshold),
+            declare_after=(rule.declare_after if rule and rule.declare_after is not None
+                           else settings.declare_after),
+        )
+
+    def group_key(self, service: str, labels: Mapping[str, str]) -> str:
+        parts = []
+        for name in self._settings.group_by:
+            value = service if name == "service" else labels.get(name, "")
+            parts.append(f"{name}={value}")
+        return ",".join(parts)
+
+    def _service_from_labels(self, labels: Mapping[str, str]) -> str:
+        for name in self._settings.service_labels:
+            if labels.get(name):
+                return labels[name]
+        return UNKNOWN_SERVICE
+
+    def _impact(self, rule: ServiceRule | None, labels: Mapping[str, str]) -> tuple[Impact, str]:
+        if rule is not None:
+            for mapping in rule.impacts:
+                if all_match(mapping.matchers, labels):
+                    shown = ", ".join(str(m) for m in mapping.matchers)
+                    return mapping.impact, f"rule {rule.service!r}: {shown}"
+        found = _from_labels(labels, self._settings.severity_labels)
+        if found is not None:
+            return found
+        if rule is not None and rule.default_impact is not None:
+            return rule.default_impact, f"rule {rule.service!r}: default impact"
+        return self._settings.default_impact, "default impact (no label said otherwise)"
+
+
+def _from_labels(
+    labels: Mapping[str, str], severity_map: Mapping[str, Impact]
+) -> tuple[Impact, str] | None:
+    explicit = labels.get("impact")
+    if explicit:
+        try:
+            return Impact.parse(explicit), f'label impact="{explicit}"'
+        except ValueError:
+            pass  # an unknown value falls through to the other labels
+    sloth = labels.get("sloth_severity", "").lower()
+    if sloth == "page":
+        return Impact.PARTIAL_DISRUPTION, 'Sloth sloth_severity="page": error budget burns at a paging rate'
+    if sloth == "ticket":
+        return Impact.DEGRADED, 'Sloth sloth_severity="ticket": slow error budget burn'
+    if "slo" in labels and ("long" in labels or labels.get("alertname") == "ErrorBudgetBurn"):
+        return _pyrra(labels)
+    severity = labels.get("severity", "").lower()
+    if severity in severity_map:
+        return severity_map[severity], f'label severity="{labels["severity"]}"'
+    return None
+
+
+def _pyrra(labels: Mapping[str, str]) -> tuple[Impact, str]:
+    window = f"{labels.get('long', '?')}/{labels.get('short', '?')}"
+    severity = labels.get("severity", "").lower()
+    if severity == "critical" or labels.get("long") in ("1h", "6h"):
+        return (
+            Impact.PARTIAL_DISRUPTION,
+            f'Pyrra slo="{labels["slo"]}" burn over {window}: paging rate',
+        )
+    return Impact.DEGRADED, f'Pyrra slo="{labels["slo"]}" burn over {window}: slow burn'

@@ -1,0 +1,198 @@
+"""Alerts into incidents: one open incident per group, declaration, reopen, near misses.
+
+`apply_events` is the whole ingestion decision for one group, as a pure function of the
+group's stored state, the new (not yet seen) alert events and `now`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .alerts import Alert, AlertStatus
+from .classify import Classification
+from .incident import Incident, TimelineEntry, TrackedAlert
+from .vocabulary import Impact, IncidentState, Severity
+
+
+@dataclass(frozen=True)
+class ClassifiedAlert:
+    alert: Alert
+    classification: Classification
+
+    @property
+    def event_time(self) -> datetime:
+        alert = self.alert
+        if alert.status is AlertStatus.RESOLVED and alert.ends_at is not None:
+            return alert.ends_at
+        return alert.starts_at
+
+
+@dataclass
+class PendingAlert:
+    """Fired, in no incident yet: below the declare threshold or waiting `declare_after`."""
+
+    alert: TrackedAlert
+    service: str
+    declare_at: datetime | None  # None: below threshold, never declares by itself
+
+
+@dataclass(frozen=True)
+class NearMiss:
+    group_key: str
+    service: str
+    alert: TrackedAlert
+    recovered_at: datetime
+    reason: str
+
+
+@dataclass
+class GroupState:
+    group_key: str
+    incident: Incident | None = None
+    pending: dict[str, PendingAlert] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    """What changed; the store persists it in the same transaction as the events."""
+
+    declared: bool = False
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    near_misses: list[NearMiss] = field(default_factory=list)
+    pending_changed: bool = False
+
+    @property
+    def incident_changed(self) -> bool:
+        return self.declared or bool(self.timeline)
+
+
+def _tracked(event: ClassifiedAlert) -> TrackedAlert:
+    alert, c = event.alert, event.classification
+    return TrackedAlert(alert.fingerprint, alert.name, alert.status, alert.starts_at,
+                        alert.ends_at, dict(alert.labels), alert.summary, c.impact, c.reason)
+
+
+def _is_stale(known: TrackedAlert | None, alert: Alert) -> bool:
+    """An older delivery arriving after a newer one (retries and HA peers reorder)."""
+    if known is None:
+        return False
+    if alert.starts_at != known.starts_at:
+        return alert.starts_at < known.starts_at
+    return known.status is AlertStatus.RESOLVED and alert.is_firing
+
+
+class GroupEngine:
+    """Applies alert events to a group; holds only configuration."""
+
+    def __init__(self, severity_map: Mapping[Impact, Severity]) -> None:
+        self.severity_map = severity_map
+
+    def apply_events(self, state: GroupState, events: Sequence[ClassifiedAlert], now: datetime) -> Outcome:
+        out = Outcome()
+        for event in sorted(events, key=lambda e: e.event_time):
+            if state.incident is not None and state.incident.is_open:
+                self._into_incident(state.incident, event, now, out)
+            else:
+                self._into_pending(state, event, now, out)
+        self._settle(state, now, out)
+        return out
+
+    def promote_due(self, state: GroupState, now: datetime) -> Outcome:
+        """Declare for pending alerts whose `declare_after` has passed (the scheduler's tick)."""
+        out = Outcome()
+        self._settle(state, now, out)
+        return out
+
+    def _into_incident(self, incident: Incident, event: ClassifiedAlert, now: datetime, out: Outcome) -> None:
+        alert = event.alert
+        known = incident.alerts.get(alert.fingerprint)
+        if _is_stale(known, alert):
+            return
+        if alert.is_firing:
+            incident.alerts[alert.fingerprint] = _tracked(event)
+            if known is None or known.status is AlertStatus.RESOLVED or known.starts_at != alert.starts_at:
+                out.timeline.append(TimelineEntry(
+                    now, "alert_firing", f"Alert {alert.name} firing: {alert.summary}",
+                    data={"fingerprint": alert.fingerprint, "impact": event.classification.impact.value,
+                          "reason": event.classification.reason}))
+            if incident.state is IncidentState.MONITORING:
+                out.timeline += incident.set_state(IncidentState.INVESTIGATING, "firstresponder", now,
+                                                   f"reopened, {alert.name} fired again")
+            out.timeline += incident.raise_impact(event.classification.impact, self.severity_map, now,
+                                                  event.classification.reason)
+        elif known is not None and known.status is AlertStatus.FIRING:
+            incident.alerts[alert.fingerprint] = _tracked(event)
+            out.timeline.append(TimelineEntry(
+                now, "alert_resolved", f"Alert {alert.name} recovered",
+                data={"fingerprint": alert.fingerprint}))
+        # A recovery of an alert this incident never saw firing changes nothing.
+
+    def _into_pending(self, state: GroupState, event: ClassifiedAlert, now: datetime, out: Outcome) -> None:
+        alert, c = event.alert, event.classification
+        held = state.pending.get(alert.fingerprint)
+        if _is_stale(held.alert if held else None, alert):
+            return
+        if alert.is_firing:
+            declares = c.impact >= c.declare_threshold and c.impact is not Impact.OPERATIONAL
+            # A startsAt ahead of our clock (skew) must not postpone the declaration.
+            due = min(alert.starts_at, now) + c.declare_after if declares else None
+            state.pending[alert.fingerprint] = PendingAlert(_tracked(event), c.service, due)
+            out.pending_changed = True
+        elif held is not None and held.alert.starts_at == alert.starts_at:
+            del state.pending[alert.fingerprint]
+            out.pending_changed = True
+            reason = ("recovered before declaration" if held.declare_at is not None
+                      else f"below the declare threshold ({c.declare_threshold.value})")
+            recovered = alert.ends_at or now
+            out.near_misses.append(NearMiss(state.group_key, c.service, _tracked(event), recovered, reason))
+
+    def _settle(self, state: GroupState, now: datetime, out: Outcome) -> None:
+        incident = state.incident
+        if incident is not None and incident.is_open:
+            self._absorb_pending(state, incident, now, out)
+            self._maybe_monitoring(incident, now, out)
+            return
+        due = [p for p in state.pending.values() if p.declare_at is not None and p.declare_at <= now]
+        if due:
+            self._declare(state, due, now, out)
+
+    def _absorb_pending(self, state: GroupState, incident: Incident, now: datetime, out: Outcome) -> None:
+        for fingerprint, held in list(state.pending.items()):
+            incident.alerts[fingerprint] = held.alert
+            out.timeline += incident.raise_impact(held.alert.impact, self.severity_map, now, held.alert.reason)
+            del state.pending[fingerprint]
+            out.pending_changed = True
+
+    def _maybe_monitoring(self, incident: Incident, now: datetime, out: Outcome) -> None:
+        if incident.alerts and not incident.firing_alerts and incident.state in (
+            IncidentState.INVESTIGATING, IncidentState.IDENTIFIED
+        ):
+            out.timeline += incident.set_state(IncidentState.MONITORING, "firstresponder", now,
+                                               "all alerts recovered")
+
+    def _declare(self, state: GroupState, due: list[PendingAlert], now: datetime, out: Outcome) -> None:
+        lead = max(due, key=lambda p: (p.alert.impact.rank, -p.alert.starts_at.timestamp()))
+        first, service = lead.alert, lead.service
+        incident = Incident(
+            id=0, group_key=state.group_key, service=service,
+            title=f"{service}: {first.impact.value.replace('_', ' ')} — {first.summary}"[:200],
+            impact=first.impact, severity=self.severity_map[first.impact],
+            state=IncidentState.INVESTIGATING, declared_at=now, updated_at=now,
+            classification={"impact": first.impact.value, "reason": first.reason},
+        )
+        out.declared = True
+        out.timeline.append(TimelineEntry(
+            now, "declared",
+            f"Incident declared: {first.impact.value} ({incident.severity.value}) from {first.name}: {first.reason}",
+            data={"impact": first.impact.value, "severity": incident.severity.value,
+                  "alert": first.name, "reason": first.reason,
+                  "alert_started_at": first.starts_at.isoformat()}))
+        state.incident = incident
+        self._absorb_pending(state, incident, now, out)
+        for tracked in incident.alerts.values():
+            out.timeline.append(TimelineEntry(
+                now, "alert_firing", f"Alert {tracked.name} firing: {tracked.summary}",
+                data={"fingerprint": tracked.fingerprint, "impact": tracked.impact.value,
+                      "reason": tracked.reason}))

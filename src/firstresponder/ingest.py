@@ -1,0 +1,161 @@
+"""Ingestion: persist alert events idempotently and apply them to incidents, with group commit.
+
+Requests that arrive while a transaction is running are gathered into the next one, so
+SQLite's single writer commits many webhooks at once instead of one fsync each.
+A caller gets its answer only after the transaction holding its alerts has committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import IntegrityError
+
+from .clock import Clock
+from .domain.alerts import Notification
+from .domain.classify import LabelClassifier
+from .domain.grouping import ClassifiedAlert, GroupEngine, Outcome
+from .domain.incident import Incident
+from .metrics import Metrics
+from .store.ports import Database
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 200
+ATTEMPTS = 3
+
+
+@dataclass
+class IngestReport:
+    received: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    incidents: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Job:
+    notification: Notification
+    events: list[ClassifiedAlert]
+    done: asyncio.Future[IngestReport]
+
+
+class Ingestor:
+    def __init__(self, store: Database, classifier: LabelClassifier, engine: GroupEngine,
+                 clock: Clock, metrics: Metrics) -> None:
+        self._store = store
+        self._classifier = classifier
+        self._engine = engine
+        self._clock = clock
+        self._metrics = metrics
+        self._queue: list[_Job] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def submit(self, notification: Notification) -> IngestReport:
+        events = [ClassifiedAlert(a, self._classifier.classify(a)) for a in notification.alerts]
+        job = _Job(notification, events, asyncio.get_running_loop().create_future())
+        self._queue.append(job)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        return await asyncio.shield(job.done)
+
+    async def drain(self) -> None:
+        """Finish every accepted job (shutdown)."""
+        if self._flusher is not None:
+            await asyncio.shield(self._flusher)
+
+    async def _flush(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            try:
+                reports, touched = await self._commit_with_retry(batch)
+            except Exception as exc:  # every job of the batch learns why; the loop goes on
+                for job in batch:
+                    if not job.done.done():
+                        job.done.set_exception(exc)
+                continue
+            for job, report in zip(batch, reports, strict=True):
+                if not job.done.done():
+                    job.done.set_result(report)
+            await self._after_commit(touched)
+
+    async def _commit_with_retry(self, batch: Sequence[_Job]) -> tuple[list[IngestReport], list[tuple[Incident, Outcome]]]:
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return await self._commit(batch)
+            except IntegrityError:
+                # Another replica declared the same group's incident first: read it and apply again.
+                if attempt == ATTEMPTS:
+                    raise
+                log.info("ingest conflict, retrying", extra={"attempt": attempt})
+        raise AssertionError("unreachable")
+
+    async def _commit(self, batch: Sequence[_Job]) -> tuple[list[IngestReport], list[tuple[Incident, Outcome]]]:
+        now = self._clock.now()
+        reports: list[IngestReport] = []
+        touched: list[tuple[Incident, Outcome]] = []
+        by_group: dict[str, list[ClassifiedAlert]] = defaultdict(list)
+        async with self._store.unit_of_work() as uow:
+            for job in batch:
+                fresh = await uow.record_events(job.events, job.notification.receiver, now)
+                reports.append(IngestReport(len(job.events), len(fresh), len(job.events) - len(fresh)))
+                for event in fresh:
+                    by_group[event.classification.group_key].append(event)
+            for group_key in sorted(by_group):
+                state = await uow.load_group(group_key)
+                outcome = self._engine.apply_events(state, by_group[group_key], now)
+                incident = await uow.save_group(state, outcome, now)
+                if incident is not None:
+                    touched.append((incident, outcome))
+                self._count_near_misses(outcome)
+        self._note_incidents(batch, reports, touched)
+        return reports, touched
+
+    def _note_incidents(self, batch: Sequence[_Job], reports: list[IngestReport],
+                        touched: list[tuple[Incident, Outcome]]) -> None:
+        keys = {incident.group_key: incident.id for incident, _ in touched}
+        for job, report in zip(batch, reports, strict=True):
+            groups = {e.classification.group_key for e in job.events}
+            report.incidents = sorted({keys[g] for g in groups if g in keys})
+
+    def _count_near_misses(self, outcome: Outcome) -> None:
+        for miss in outcome.near_misses:
+            self._metrics.near_misses.labels(miss.service).inc()
+            log.info("near miss", extra={"service": miss.service, "alert": miss.alert.name,
+                                         "reason": miss.reason})
+
+    async def _after_commit(self, touched: list[tuple[Incident, Outcome]]) -> None:
+        for incident, outcome in touched:
+            if outcome.declared:
+                self._metrics.incidents_declared.labels(
+                    incident.service, incident.severity.value, incident.impact.value).inc()
+                first = min((a.starts_at for a in incident.alerts.values()), default=incident.declared_at)
+                self._metrics.declaration_delay.observe(
+                    max(0.0, (incident.declared_at - first).total_seconds()))
+                log.warning("incident declared", extra={
+                    "incident_id": incident.id, "service": incident.service,
+                    "severity": incident.severity.value, "impact": incident.impact.value})
+        if touched:
+            await refresh_open_counts(self._store, self._metrics)
+
+    async def promote_due(self) -> int:
+        """Declare for groups whose pending alerts waited `declare_after` (scheduler tick)."""
+        now = self._clock.now()
+        declared = 0
+        for group_key in await self._store.groups_due(now):
+            async with self._store.unit_of_work() as uow:
+                state = await uow.load_group(group_key)
+                outcome = self._engine.promote_due(state, now)
+                incident = await uow.save_group(state, outcome, now)
+            if incident is not None:
+                await self._after_commit([(incident, outcome)])
+                declared += int(outcome.declared)
+        return declared
+
+
+async def refresh_open_counts(store: Database, metrics: Metrics) -> None:
+    metrics.set_open_counts(await store.open_counts())

@@ -1,0 +1,90 @@
+"""Conversion between table rows and domain values."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from ..domain.grouping import NearMiss, PendingAlert
+from ..domain.incident import Incident, TimelineEntry, TrackedAlert
+from ..domain.vocabulary import Impact, IncidentState, Role, Severity
+
+
+def incident_values(incident: Incident) -> dict[str, Any]:
+    return {
+        "group_key": incident.group_key,
+        "service": incident.service,
+        "title": incident.title,
+        "description": incident.description,
+        "source": incident.source,
+        "impact": incident.impact.value,
+        "severity": incident.severity.value,
+        "state": incident.state.value,
+        "declared_at": incident.declared_at,
+        "updated_at": incident.updated_at,
+        "acknowledged_at": incident.acknowledged_at,
+        "acknowledged_by": incident.acknowledged_by,
+        "resolved_at": incident.resolved_at,
+        "roles": {role.value: person for role, person in incident.roles.items()},
+        "alerts": {fp: alert.as_dict() for fp, alert in incident.alerts.items()},
+        "classification": incident.classification,
+    }
+
+
+def incident_from_row(row: Mapping[str, Any]) -> Incident:
+    return Incident(
+        id=int(row["id"]),
+        group_key=row["group_key"],
+        service=row["service"],
+        title=row["title"],
+        description=row["description"],
+        source=row["source"],
+        impact=Impact(row["impact"]),
+        severity=Severity(row["severity"]),
+        state=IncidentState(row["state"]),
+        declared_at=row["declared_at"],
+        updated_at=row["updated_at"],
+        acknowledged_at=row["acknowledged_at"],
+        acknowledged_by=row["acknowledged_by"],
+        resolved_at=row["resolved_at"],
+        roles={Role(k): v for k, v in row["roles"].items()},
+        alerts={fp: TrackedAlert.from_dict(raw) for fp, raw in row["alerts"].items()},
+        classification=dict(row["classification"]),
+    )
+
+
+def entry_values(incident_id: int, entry: TimelineEntry) -> dict[str, Any]:
+    return {"incident_id": incident_id, "at": entry.at, "kind": entry.kind, "actor": entry.actor,
+            "message": entry.message, "data": dict(entry.data)}
+
+
+def entry_from_row(row: Mapping[str, Any]) -> TimelineEntry:
+    return TimelineEntry(at=row["at"], kind=row["kind"], message=row["message"], actor=row["actor"],
+                         data=row["data"])
+
+
+def pending_values(pending: Mapping[str, PendingAlert]) -> dict[str, Any]:
+    return {
+        fp: {"alert": held.alert.as_dict(), "service": held.service,
+             "declare_at": held.declare_at.isoformat() if held.declare_at else None}
+        for fp, held in pending.items()
+    }
+
+
+def pending_from_row(raw: Mapping[str, Any]) -> dict[str, PendingAlert]:
+    return {
+        fp: PendingAlert(TrackedAlert.from_dict(item["alert"]), item["service"],
+                         datetime.fromisoformat(item["declare_at"]) if item["declare_at"] else None)
+        for fp, item in raw.items()
+    }
+
+
+def near_miss_values(miss: NearMiss) -> dict[str, Any]:
+    return {"group_key": miss.group_key, "service": miss.service, "alert": miss.alert.as_dict(),
+            "recovered_at": miss.recovered_at, "reason": miss.reason}
+
+
+def near_miss_from_row(row: Mapping[str, Any]) -> NearMiss:
+    return NearMiss(row["group_key"], row["service"], TrackedAlert.from_dict(row["alert"]),
+                    row["recovered_at"], row["reason"])

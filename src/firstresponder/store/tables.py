@@ -1,0 +1,124 @@
+"""Table definitions (SQLAlchemy Core), shared by SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData()
+
+# SQLite needs INTEGER PRIMARY KEY to autoincrement; PostgreSQL gets a BIGINT identity.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, whatever the database keeps."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+alert_events = Table(
+    "alert_events", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("event_key", String(200), nullable=False, unique=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("starts_at", UtcDateTime(), nullable=False),
+    Column("ends_at", UtcDateTime()),
+    Column("received_at", UtcDateTime(), nullable=False),
+    Column("receiver", Text, nullable=False),
+    Column("group_key", Text, nullable=False),
+    Column("labels", JSON, nullable=False),
+    Column("annotations", JSON, nullable=False),
+    Column("generator_url", Text, nullable=False),
+    Column("impact", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+groups = Table(
+    "alert_groups", metadata,
+    Column("group_key", String(500), primary_key=True),
+    Column("pending", JSON, nullable=False),
+    Column("next_declare_at", UtcDateTime()),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+incidents = Table(
+    "incidents", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("group_key", String(500), nullable=False),
+    Column("service", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("impact", String(32), nullable=False),
+    Column("severity", String(4), nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("declared_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("acknowledged_at", UtcDateTime()),
+    Column("acknowledged_by", Text),
+    Column("resolved_at", UtcDateTime()),
+    Column("roles", JSON, nullable=False),
+    Column("alerts", JSON, nullable=False),
+    Column("classification", JSON, nullable=False),
+)
+# At most one open incident per group, enforced by the database across replicas.
+Index("ix_incidents_open_group", incidents.c.group_key, unique=True,
+      sqlite_where=text("state != 'resolved'"), postgresql_where=text("state != 'resolved'"))
+Index("ix_incidents_state", incidents.c.state)
+
+timeline = Table(
+    "timeline", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("data", JSON, nullable=False),
+)
+
+near_misses = Table(
+    "near_misses", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("group_key", String(500), nullable=False),
+    Column("service", Text, nullable=False),
+    Column("alert", JSON, nullable=False),
+    Column("recovered_at", UtcDateTime(), nullable=False),
+    Column("reason", Text, nullable=False),
+)
