@@ -27,9 +27,16 @@ from .store.sql import SqlStore
 log = logging.getLogger(__name__)
 
 
-def build_app(config: Config, *, clock: Clock | None = None, metrics: Metrics | None = None,
-              run_scheduler: bool = True) -> web.Application:
-    app = web.Application(client_max_size=config.server.max_body_size, middlewares=[error_middleware])
+def build_app(
+    config: Config,
+    *,
+    clock: Clock | None = None,
+    metrics: Metrics | None = None,
+    run_scheduler: bool = True,
+) -> web.Application:
+    app = web.Application(
+        client_max_size=config.server.max_body_size, middlewares=[error_middleware]
+    )
     app[CONFIG] = config
     app[METRICS] = metrics or Metrics()
     chosen_clock = clock or SystemClock()
@@ -52,8 +59,11 @@ def _routes(app: web.Application) -> None:
 def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-def]
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         config, metrics = app[CONFIG], app[METRICS]
-        store = SqlStore(config.store.url, pool_size=config.store.pool_size,
-                         busy_timeout_s=config.store.busy_timeout.total_seconds())
+        store = SqlStore(
+            config.store.url,
+            pool_size=config.store.pool_size,
+            busy_timeout_s=config.store.busy_timeout.total_seconds(),
+        )
         await store.migrate()
         classifier = LabelClassifier(config.rules, config.classification)
         ingestor = Ingestor(store, classifier, GroupEngine(config.severity_map), clock, metrics)
@@ -61,8 +71,14 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
         app[INGESTOR] = ingestor
         app[COMMANDS] = IncidentCommands(store, classifier, config.severity_map, clock, metrics)
         await refresh_open_counts(store, metrics)
-        task = asyncio.create_task(Scheduler(ingestor, store, clock, metrics).run()) if run_scheduler else None
-        log.info("firstresponder started", extra={"rules": len(config.rules), "store": store.dialect})
+        task = (
+            asyncio.create_task(Scheduler(ingestor, store, clock, metrics).run())
+            if run_scheduler
+            else None
+        )
+        log.info(
+            "firstresponder started", extra={"rules": len(config.rules), "store": store.dialect}
+        )
         yield
         if task is not None:
             task.cancel()

@@ -28,8 +28,10 @@ def _check_config(args: argparse.Namespace) -> int:
     config = _load(args.file)
     if config is None:
         return 1
-    print(f"{args.file}: OK ({len(config.rules)} service rule(s) from "
-          f"{config.rules_dir or 'no rules_dir'}; store {config.store.url.split(':', 1)[0]})")
+    print(
+        f"{args.file}: OK ({len(config.rules)} service rule(s) from "
+        f"{config.rules_dir or 'no rules_dir'}; store {config.store.url.split(':', 1)[0]})"
+    )
     return 0
 
 
@@ -40,9 +42,14 @@ def _serve(args: argparse.Namespace) -> int:
     setup_logging(config.log_level, config.log_format)
     from .app import build_app
 
-    web.run_app(build_app(config), host=config.server.host, port=config.server.port,
-                shutdown_timeout=config.server.shutdown_timeout.total_seconds(),
-                access_log=None, print=None)
+    web.run_app(
+        build_app(config),
+        host=config.server.host,
+        port=config.server.port,
+        shutdown_timeout=config.server.shutdown_timeout.total_seconds(),
+        access_log=None,
+        print=None,
+    )
     return 0
 
 
@@ -74,7 +81,9 @@ def parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the daemon")
     serve.add_argument("--config", "-c", required=True, help="config file (YAML)")
     serve.set_defaults(run=_serve)
-    check = sub.add_parser("check-config", help="validate a config file and its rules; exit 1 on errors")
+    check = sub.add_parser(
+        "check-config", help="validate a config file and its rules; exit 1 on errors"
+    )
     check.add_argument("file")
     check.set_defaults(run=_check_config)
     migrate = sub.add_parser("migrate", help="bring the store schema up to date")

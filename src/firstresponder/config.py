@@ -80,7 +80,9 @@ class Config:
 def expand_env(value: Any, path: str, problems: list[str]) -> Any:
     """Replace `${VAR}` / `${VAR:-default}` in every string; a missing VAR is a problem."""
     if isinstance(value, dict):
-        return {k: expand_env(v, f"{path}.{k}" if path else str(k), problems) for k, v in value.items()}
+        return {
+            k: expand_env(v, f"{path}.{k}" if path else str(k), problems) for k, v in value.items()
+        }
     if isinstance(value, list):
         return [expand_env(v, f"{path}[{i}]", problems) for i, v in enumerate(value)]
     if not isinstance(value, str):
@@ -130,12 +132,16 @@ def _schema_problems(raw: Any) -> list[str]:
         if error.validator == "additionalProperties":
             allowed = sorted(error.schema.get("properties", {}))
             extra = sorted(set(error.instance) - set(allowed))
-            problems.append(f"{key}: unknown key(s) {', '.join(map(repr, extra))}; "
-                            f"allowed: {', '.join(allowed)}")
+            problems.append(
+                f"{key}: unknown key(s) {', '.join(map(repr, extra))}; "
+                f"allowed: {', '.join(allowed)}"
+            )
         elif error.validator == "required":
             problems.append(f"{key}: {error.message}")
         elif error.validator == "pattern":
-            problems.append(f"{key}: bad value {error.instance!r} (must match {error.validator_value})")
+            problems.append(
+                f"{key}: bad value {error.instance!r} (must match {error.validator_value})"
+            )
         else:
             problems.append(f"{key}: bad value {error.instance!r}: {error.message}")
     return problems
@@ -171,18 +177,27 @@ def _build(raw: Mapping[str, Any], base: Path) -> Config:
     server_raw = raw.get("server", {})
     host, port = _listen(server_raw.get("listen", "127.0.0.1:9095"))
     server = ServerConfig(
-        host=host, port=port, public_url=server_raw.get("public_url", f"http://{host}:{port}").rstrip("/"),
+        host=host,
+        port=port,
+        public_url=server_raw.get("public_url", f"http://{host}:{port}").rstrip("/"),
         max_body_size=parse_size(server_raw.get("max_body_size", 1024 * 1024)),
         shutdown_timeout=parse_duration(server_raw.get("shutdown_timeout", "20s")),
     )
     store_raw = raw["store"]
-    store = StoreConfig(url=_store_url(store_raw["url"], base), pool_size=store_raw.get("pool_size", 5),
-                        busy_timeout=parse_duration(store_raw.get("busy_timeout", "5s")))
+    store = StoreConfig(
+        url=_store_url(store_raw["url"], base),
+        pool_size=store_raw.get("pool_size", 5),
+        busy_timeout=parse_duration(store_raw.get("busy_timeout", "5s")),
+    )
     auth = raw.get("auth", {})
     hook = auth.get("webhook", {})
     basic = hook.get("basic_auth", {})
-    webhook_auth = WebhookAuth(hook.get("bearer_token"), basic.get("username"), basic.get("password"),
-                               bool(hook.get("allow_anonymous", False)))
+    webhook_auth = WebhookAuth(
+        hook.get("bearer_token"),
+        basic.get("username"),
+        basic.get("password"),
+        bool(hook.get("allow_anonymous", False)),
+    )
     problems = []
     if basic and not basic.get("password"):
         problems.append("auth.webhook.basic_auth: password (or password_file) is required")
@@ -208,22 +223,35 @@ def _build(raw: Mapping[str, Any], base: Path) -> Config:
         severity_map[Impact(name)] = Severity.parse(sev)
     defaults = ClassificationSettings()
     labels_map = dict(defaults.severity_labels)
-    labels_map.update({k.lower(): Impact(v) for k, v in incidents.get("severity_labels", {}).items()})
+    labels_map.update(
+        {k.lower(): Impact(v) for k, v in incidents.get("severity_labels", {}).items()}
+    )
     settings = ClassificationSettings(
         service_labels=tuple(incidents.get("service_labels", defaults.service_labels)),
         group_by=tuple(incidents.get("group_by", defaults.group_by)),
         severity_labels=labels_map,
         default_impact=Impact(incidents.get("default_impact", defaults.default_impact.value)),
-        declare_threshold=Impact(incidents.get("declare_threshold", defaults.declare_threshold.value)),
+        declare_threshold=Impact(
+            incidents.get("declare_threshold", defaults.declare_threshold.value)
+        ),
         declare_after=parse_duration(incidents.get("declare_after", "0s")),
     )
     prom = raw.get("prometheus", {})
     logging_raw = raw.get("logging", {})
     return Config(
-        server=server, store=store, webhook_auth=webhook_auth, api_tokens=tuple(tokens),
-        classification=settings, severity_map=severity_map, rules=rules, rules_dir=rules_dir,
-        prometheus=PrometheusConfig(prom.get("url", "").rstrip("/"), parse_duration(prom.get("timeout", "5s"))),
-        log_level=logging_raw.get("level", "info"), log_format=logging_raw.get("format", "json"),
+        server=server,
+        store=store,
+        webhook_auth=webhook_auth,
+        api_tokens=tuple(tokens),
+        classification=settings,
+        severity_map=severity_map,
+        rules=rules,
+        rules_dir=rules_dir,
+        prometheus=PrometheusConfig(
+            prom.get("url", "").rstrip("/"), parse_duration(prom.get("timeout", "5s"))
+        ),
+        log_level=logging_raw.get("level", "info"),
+        log_format=logging_raw.get("format", "json"),
     )
 
 
@@ -231,5 +259,5 @@ def _store_url(url: str, base: Path) -> str:
     """Relative SQLite paths are relative to the config file, not the working directory."""
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
-        return prefix + str((base / url[len(prefix):]).resolve())
+        return prefix + str((base / url[len(prefix) :]).resolve())
     return url

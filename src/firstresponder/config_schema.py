@@ -13,7 +13,11 @@ SECRET = {"type": "string", "minLength": 1}
 
 
 def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": properties}
+    out: dict[str, Any] = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": properties,
+    }
     if required:
         out["required"] = required
     return out
@@ -26,49 +30,77 @@ _BASIC = _obj(
 
 CONFIG_SCHEMA: dict[str, Any] = _obj(
     {
-        "server": _obj({
-            "listen": {"type": "string", "pattern": r"^[^\s:]*:\d{1,5}$"},
-            "public_url": {"type": "string", "pattern": "^https?://"},
-            "max_body_size": {"type": ["integer", "string"], "pattern": SIZE_PATTERN, "minimum": 1024},
-            "shutdown_timeout": DURATION,
-        }),
-        "store": _obj({
-            "url": {"type": "string", "pattern": r"^(sqlite|postgresql)(\+\w+)?://"},
-            "pool_size": {"type": "integer", "minimum": 1, "maximum": 100},
-            "busy_timeout": DURATION,
-        }),
-        "auth": _obj({
-            "webhook": _obj({
-                "bearer_token": SECRET,
-                "bearer_token_file": SECRET,
-                "basic_auth": _BASIC,
-                "allow_anonymous": {"type": "boolean"},
-            }),
-            "api_tokens": {
-                "type": "array",
-                "items": _obj({"name": {"type": "string", "minLength": 1},
-                               "token": SECRET, "token_file": SECRET}, ["name"]),
-            },
-        }),
+        "server": _obj(
+            {
+                "listen": {"type": "string", "pattern": r"^[^\s:]*:\d{1,5}$"},
+                "public_url": {"type": "string", "pattern": "^https?://"},
+                "max_body_size": {
+                    "type": ["integer", "string"],
+                    "pattern": SIZE_PATTERN,
+                    "minimum": 1024,
+                },
+                "shutdown_timeout": DURATION,
+            }
+        ),
+        "store": _obj(
+            {
+                "url": {"type": "string", "pattern": r"^(sqlite|postgresql)(\+\w+)?://"},
+                "pool_size": {"type": "integer", "minimum": 1, "maximum": 100},
+                "busy_timeout": DURATION,
+            }
+        ),
+        "auth": _obj(
+            {
+                "webhook": _obj(
+                    {
+                        "bearer_token": SECRET,
+                        "bearer_token_file": SECRET,
+                        "basic_auth": _BASIC,
+                        "allow_anonymous": {"type": "boolean"},
+                    }
+                ),
+                "api_tokens": {
+                    "type": "array",
+                    "items": _obj(
+                        {
+                            "name": {"type": "string", "minLength": 1},
+                            "token": SECRET,
+                            "token_file": SECRET,
+                        },
+                        ["name"],
+                    ),
+                },
+            }
+        ),
         "rules_dir": {"type": "string", "minLength": 1},
-        "incidents": _obj({
-            "group_by": {"type": "array", "items": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
-                         "minItems": 1, "uniqueItems": True},
-            "service_labels": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-            "declare_threshold": {"enum": IMPACTS[1:]},
-            "declare_after": DURATION,
-            "default_impact": {"enum": IMPACTS},
-            "severity_map": _obj({name: SEVERITY for name in IMPACTS}),
-            "severity_labels": {"type": "object", "additionalProperties": {"enum": IMPACTS}},
-        }),
-        "prometheus": _obj({
-            "url": {"type": "string", "pattern": "^https?://"},
-            "timeout": DURATION,
-        }),
-        "logging": _obj({
-            "level": {"enum": ["debug", "info", "warning", "error"]},
-            "format": {"enum": ["json", "text"]},
-        }),
+        "incidents": _obj(
+            {
+                "group_by": {
+                    "type": "array",
+                    "items": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+                    "minItems": 1,
+                    "uniqueItems": True,
+                },
+                "service_labels": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                "declare_threshold": {"enum": IMPACTS[1:]},
+                "declare_after": DURATION,
+                "default_impact": {"enum": IMPACTS},
+                "severity_map": _obj({name: SEVERITY for name in IMPACTS}),
+                "severity_labels": {"type": "object", "additionalProperties": {"enum": IMPACTS}},
+            }
+        ),
+        "prometheus": _obj(
+            {
+                "url": {"type": "string", "pattern": "^https?://"},
+                "timeout": DURATION,
+            }
+        ),
+        "logging": _obj(
+            {
+                "level": {"enum": ["debug", "info", "warning", "error"]},
+                "format": {"enum": ["json", "text"]},
+            }
+        ),
     },
     ["store"],
 )
@@ -81,14 +113,24 @@ RULES_SCHEMA: dict[str, Any] = _obj(
                 {
                     "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},
                     "description": {"type": "string"},
-                    "match": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
+                    "match": {
+                        "type": "array",
+                        "items": {"type": "string", "minLength": 1},
+                        "minItems": 1,
+                    },
                     "impacts": {
                         "type": "array",
-                        "items": _obj({
-                            "when": {"type": "array", "items": {"type": "string", "minLength": 1},
-                                     "minItems": 1},
-                            "impact": {"enum": IMPACTS},
-                        }, ["when", "impact"]),
+                        "items": _obj(
+                            {
+                                "when": {
+                                    "type": "array",
+                                    "items": {"type": "string", "minLength": 1},
+                                    "minItems": 1,
+                                },
+                                "impact": {"enum": IMPACTS},
+                            },
+                            ["when", "impact"],
+                        ),
                     },
                     "default_impact": {"enum": IMPACTS},
                     "declare_threshold": {"enum": IMPACTS[1:]},

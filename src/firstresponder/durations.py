@@ -11,7 +11,15 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 60480
 
 SIZE_PATTERN = r"^\d+(?:B|KiB|MiB|GiB|KB|MB|GB)?$"
 _SIZE = re.compile(r"^(\d+)(B|KiB|MiB|GiB|KB|MB|GB)?$")
-_SIZE_FACTOR = {"B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "KB": 1000, "MB": 1000**2, "GB": 1000**3}
+_SIZE_FACTOR = {
+    "B": 1,
+    "KiB": 1024,
+    "MiB": 1024**2,
+    "GiB": 1024**3,
+    "KB": 1000,
+    "MB": 1000**2,
+    "GB": 1000**3,
+}
 
 
 def parse_duration(text: str) -> timedelta:

@@ -1,11 +1,11 @@
 """Errors of firstresponder, translated once at each boundary.
 
-    FirstResponderError
-    ├── ConfigError            the config or a rule file is wrong (lists every problem)
-    ├── PayloadError           a request body is malformed (names the field) -> 400
-    ├── NotFoundError          no such incident -> 404
-    ├── ConflictError          the change collides with the current state -> 409
-    └── StoreUnavailable       the database cannot be reached -> 503 (Alertmanager retries)
+FirstResponderError
+├── ConfigError            the config or a rule file is wrong (lists every problem)
+├── PayloadError           a request body is malformed (names the field) -> 400
+├── NotFoundError          no such incident -> 404
+├── ConflictError          the change collides with the current state -> 409
+└── StoreUnavailable       the database cannot be reached -> 503 (Alertmanager retries)
 """
 
 from __future__ import annotations

@@ -45,8 +45,14 @@ class _Job:
 
 
 class Ingestor:
-    def __init__(self, store: Database, classifier: LabelClassifier, engine: GroupEngine,
-                 clock: Clock, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        store: Database,
+        classifier: LabelClassifier,
+        engine: GroupEngine,
+        clock: Clock,
+        metrics: Metrics,
+    ) -> None:
         self._store = store
         self._classifier = classifier
         self._engine = engine
@@ -83,7 +89,9 @@ class Ingestor:
                     job.done.set_result(report)
             await self._after_commit(touched)
 
-    async def _commit_with_retry(self, batch: Sequence[_Job]) -> tuple[list[IngestReport], list[tuple[Incident, Outcome]]]:
+    async def _commit_with_retry(
+        self, batch: Sequence[_Job]
+    ) -> tuple[list[IngestReport], list[tuple[Incident, Outcome]]]:
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 return await self._commit(batch)
@@ -94,7 +102,9 @@ class Ingestor:
                 log.info("ingest conflict, retrying", extra={"attempt": attempt})
         raise AssertionError("unreachable")
 
-    async def _commit(self, batch: Sequence[_Job]) -> tuple[list[IngestReport], list[tuple[Incident, Outcome]]]:
+    async def _commit(
+        self, batch: Sequence[_Job]
+    ) -> tuple[list[IngestReport], list[tuple[Incident, Outcome]]]:
         now = self._clock.now()
         reports: list[IngestReport] = []
         touched: list[tuple[Incident, Outcome]] = []
@@ -102,7 +112,9 @@ class Ingestor:
         async with self._store.unit_of_work() as uow:
             for job in batch:
                 fresh = await uow.record_events(job.events, job.notification.receiver, now)
-                reports.append(IngestReport(len(job.events), len(fresh), len(job.events) - len(fresh)))
+                reports.append(
+                    IngestReport(len(job.events), len(fresh), len(job.events) - len(fresh))
+                )
                 for event in fresh:
                     by_group[event.classification.group_key].append(event)
             for group_key in sorted(by_group):
@@ -115,8 +127,12 @@ class Ingestor:
         self._note_incidents(batch, reports, touched)
         return reports, touched
 
-    def _note_incidents(self, batch: Sequence[_Job], reports: list[IngestReport],
-                        touched: list[tuple[Incident, Outcome]]) -> None:
+    def _note_incidents(
+        self,
+        batch: Sequence[_Job],
+        reports: list[IngestReport],
+        touched: list[tuple[Incident, Outcome]],
+    ) -> None:
         keys = {incident.group_key: incident.id for incident, _ in touched}
         for job, report in zip(batch, reports, strict=True):
             groups = {e.classification.group_key for e in job.events}
@@ -125,20 +141,32 @@ class Ingestor:
     def _count_near_misses(self, outcome: Outcome) -> None:
         for miss in outcome.near_misses:
             self._metrics.near_misses.labels(miss.service).inc()
-            log.info("near miss", extra={"service": miss.service, "alert": miss.alert.name,
-                                         "reason": miss.reason})
+            log.info(
+                "near miss",
+                extra={"service": miss.service, "alert": miss.alert.name, "reason": miss.reason},
+            )
 
     async def _after_commit(self, touched: list[tuple[Incident, Outcome]]) -> None:
         for incident, outcome in touched:
             if outcome.declared:
                 self._metrics.incidents_declared.labels(
-                    incident.service, incident.severity.value, incident.impact.value).inc()
-                first = min((a.starts_at for a in incident.alerts.values()), default=incident.declared_at)
+                    incident.service, incident.severity.value, incident.impact.value
+                ).inc()
+                first = min(
+                    (a.starts_at for a in incident.alerts.values()), default=incident.declared_at
+                )
                 self._metrics.declaration_delay.observe(
-                    max(0.0, (incident.declared_at - first).total_seconds()))
-                log.warning("incident declared", extra={
-                    "incident_id": incident.id, "service": incident.service,
-                    "severity": incident.severity.value, "impact": incident.impact.value})
+                    max(0.0, (incident.declared_at - first).total_seconds())
+                )
+                log.warning(
+                    "incident declared",
+                    extra={
+                        "incident_id": incident.id,
+                        "service": incident.service,
+                        "severity": incident.severity.value,
+                        "impact": incident.impact.value,
+                    },
+                )
         if touched:
             await refresh_open_counts(self._store, self._metrics)
 

@@ -12,33 +12,60 @@ class Metrics:
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.alerts_received = Counter(
-            "firstresponder_alerts_received", "Alert events received from Alertmanager.",
-            ["status"], registry=r)
+            "firstresponder_alerts_received",
+            "Alert events received from Alertmanager.",
+            ["status"],
+            registry=r,
+        )
         self.alerts_duplicate = Counter(
-            "firstresponder_alerts_duplicate", "Alert events already seen (HA peers, retries, repeats).",
-            registry=r)
+            "firstresponder_alerts_duplicate",
+            "Alert events already seen (HA peers, retries, repeats).",
+            registry=r,
+        )
         self.alerts_truncated = Counter(
             "firstresponder_alerts_truncated",
-            "Alerts Alertmanager left out of notifications (truncatedAlerts).", registry=r)
+            "Alerts Alertmanager left out of notifications (truncatedAlerts).",
+            registry=r,
+        )
         self.webhook_requests = Counter(
-            "firstresponder_webhook_requests", "Webhook requests by HTTP status code.", ["code"], registry=r)
+            "firstresponder_webhook_requests",
+            "Webhook requests by HTTP status code.",
+            ["code"],
+            registry=r,
+        )
         self.webhook_duration = Histogram(
-            "firstresponder_webhook_duration_seconds", "Time to answer a webhook request.",
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5), registry=r)
+            "firstresponder_webhook_duration_seconds",
+            "Time to answer a webhook request.",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=r,
+        )
         self.incidents_declared = Counter(
-            "firstresponder_incidents_declared", "Incidents declared.",
-            ["service", "severity", "impact"], registry=r)
+            "firstresponder_incidents_declared",
+            "Incidents declared.",
+            ["service", "severity", "impact"],
+            registry=r,
+        )
         self.open_incidents = Gauge(
-            "firstresponder_open_incidents", "Incidents not yet resolved.", ["severity"], registry=r)
+            "firstresponder_open_incidents", "Incidents not yet resolved.", ["severity"], registry=r
+        )
         self.near_misses = Counter(
-            "firstresponder_near_misses", "Alerts that fired and recovered without an incident.",
-            ["service"], registry=r)
+            "firstresponder_near_misses",
+            "Alerts that fired and recovered without an incident.",
+            ["service"],
+            registry=r,
+        )
         self.declaration_delay = Histogram(
             "firstresponder_declaration_delay_seconds",
             "Time from the first alert's start to the incident's declaration.",
-            buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600), registry=r)
+            buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600),
+            registry=r,
+        )
         self.api_requests = Counter(
-            "firstresponder_api_requests", "REST API requests by HTTP status code.", ["code"], registry=r)
+            "firstresponder_api_requests",
+            "REST API requests by HTTP status code.",
+            ["code"],
+            registry=r,
+        )
         for severity in Severity:
             self.open_incidents.labels(severity.value).set(0)
 

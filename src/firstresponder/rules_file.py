@@ -17,8 +17,13 @@ from .errors import ConfigError
 
 
 def rule_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()
-                  and not p.name.endswith(("_test.yaml", "_test.yml")))
+    return sorted(
+        p
+        for p in directory.iterdir()
+        if p.suffix in (".yaml", ".yml")
+        and p.is_file()
+        and not p.name.endswith(("_test.yaml", "_test.yml"))
+    )
 
 
 def load_rules_dir(directory: Path) -> tuple[ServiceRule, ...]:
@@ -31,7 +36,9 @@ def load_rules_dir(directory: Path) -> tuple[ServiceRule, ...]:
         try:
             for rule in load_rules_file(path):
                 if rule.service in seen:
-                    problems.append(f"{path.name}: service {rule.service!r} already defined in {seen[rule.service]}")
+                    problems.append(
+                        f"{path.name}: service {rule.service!r} already defined in {seen[rule.service]}"
+                    )
                 seen[rule.service] = path.name
                 rules.append(rule)
         except ConfigError as exc:
@@ -67,10 +74,14 @@ def _rule(item: dict[str, Any], source: str) -> ServiceRule:
     return ServiceRule(
         service=item["name"],
         matchers=parse_matcher_list(item["match"]),
-        impacts=tuple(ImpactMapping(parse_matcher_list(m["when"]), Impact(m["impact"]))
-                      for m in item.get("impacts", [])),
+        impacts=tuple(
+            ImpactMapping(parse_matcher_list(m["when"]), Impact(m["impact"]))
+            for m in item.get("impacts", [])
+        ),
         default_impact=Impact(item["default_impact"]) if "default_impact" in item else None,
-        declare_threshold=Impact(item["declare_threshold"]) if "declare_threshold" in item else None,
+        declare_threshold=Impact(item["declare_threshold"])
+        if "declare_threshold" in item
+        else None,
         declare_after=parse_duration(item["declare_after"]) if "declare_after" in item else None,
         source=source,
     )

@@ -14,8 +14,14 @@ log = logging.getLogger(__name__)
 
 
 class Scheduler:
-    def __init__(self, ingestor: Ingestor, store: Database, clock: Clock, metrics: Metrics,
-                 interval_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        ingestor: Ingestor,
+        store: Database,
+        clock: Clock,
+        metrics: Metrics,
+        interval_s: float = 1.0,
+    ) -> None:
         self._ingestor = ingestor
         self._store = store
         self._clock = clock

@@ -42,8 +42,10 @@ def _basic(request: web.Request) -> tuple[str, str] | None:
 
 def unauthorized(message: str, scheme: str = "Bearer") -> web.HTTPUnauthorized:
     return web.HTTPUnauthorized(
-        text=json.dumps({"error": message}), content_type="application/json",
-        headers={"WWW-Authenticate": f'{scheme} realm="firstresponder"'})
+        text=json.dumps({"error": message}),
+        content_type="application/json",
+        headers={"WWW-Authenticate": f'{scheme} realm="firstresponder"'},
+    )
 
 
 def check_webhook(request: web.Request, auth: WebhookAuth) -> None:

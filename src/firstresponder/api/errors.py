@@ -23,15 +23,21 @@ def _from_http(exc: web.HTTPException) -> web.Response:
     if exc.content_type == "application/json" and exc.text:
         try:
             json.loads(exc.text)
-            return web.Response(status=exc.status, text=exc.text, content_type="application/json",
-                                headers={k: v for k, v in exc.headers.items() if k != "Content-Type"})
+            return web.Response(
+                status=exc.status,
+                text=exc.text,
+                content_type="application/json",
+                headers={k: v for k, v in exc.headers.items() if k != "Content-Type"},
+            )
         except ValueError:
             pass
     message = {
         404: "no such endpoint",
         413: "request body too large",
     }.get(exc.status, exc.reason)
-    keep = {k: v for k, v in exc.headers.items() if k in ("Allow", "WWW-Authenticate", "Retry-After")}
+    keep = {
+        k: v for k, v in exc.headers.items() if k in ("Allow", "WWW-Authenticate", "Retry-After")
+    }
     return json_error(exc.status, message, keep)
 
 
@@ -44,8 +50,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         response = _from_http(exc)
         if exc.status == 405:
-            response = json_error(405, f"method {request.method} not allowed on {request.path}",
-                                  {"Allow": exc.headers.get("Allow", "")})
+            response = json_error(
+                405,
+                f"method {request.method} not allowed on {request.path}",
+                {"Allow": exc.headers.get("Allow", "")},
+            )
         return response
     except PayloadError as exc:
         return json_error(400, str(exc))

@@ -34,8 +34,10 @@ async def _body(request: web.Request, schema: str) -> dict[str, Any]:
         data: Any = {}
     else:
         if request.content_type != "application/json":
-            raise web.HTTPUnsupportedMediaType(text='{"error": "Content-Type must be application/json"}',
-                                               content_type="application/json")
+            raise web.HTTPUnsupportedMediaType(
+                text='{"error": "Content-Type must be application/json"}',
+                content_type="application/json",
+            )
         data = decode_json(raw)
     validate(data, _VALIDATORS[schema])
     assert isinstance(data, dict)
@@ -77,13 +79,18 @@ async def list_incidents(request: web.Request) -> web.Response:
         raise PayloadError(f"query parameter open: {open_text[:40]!r} is not true or false")
     limit = min(_query_int(request, "limit", 100) or 100, MAX_LIMIT)
     query = IncidentFilter(
-        state=_enum(IncidentState, request, "state"), open_only=open_text in ("true", "1"),
-        service=request.query.get("service") or None, severity=_enum(Severity.parse, request, "severity"),
-        limit=limit, before_id=_query_int(request, "before", None))
+        state=_enum(IncidentState, request, "state"),
+        open_only=open_text in ("true", "1"),
+        service=request.query.get("service") or None,
+        severity=_enum(Severity.parse, request, "severity"),
+        limit=limit,
+        before_id=_query_int(request, "before", None),
+    )
     found = await request.app[STORE].list_incidents(query)
     next_before = found[-1].id if len(found) == limit else None
-    return web.json_response({"incidents": [incident_view(i, _base(request)) for i in found],
-                              "next_before": next_before})
+    return web.json_response(
+        {"incidents": [incident_view(i, _base(request)) for i in found], "next_before": next_before}
+    )
 
 
 async def get_incident(request: web.Request) -> web.Response:
@@ -94,7 +101,9 @@ async def get_incident(request: web.Request) -> web.Response:
 async def get_timeline(request: web.Request) -> web.Response:
     incident_id = _incident_id(request)
     entries = await request.app[STORE].timeline(incident_id)
-    return web.json_response({"incident_id": incident_id, "entries": [entry_view(e) for e in entries]})
+    return web.json_response(
+        {"incident_id": incident_id, "entries": [entry_view(e) for e in entries]}
+    )
 
 
 async def near_misses(request: web.Request) -> web.Response:
@@ -109,49 +118,85 @@ async def declare(request: web.Request) -> web.Response:
     impact = Impact(body.get("impact", "degraded"))
     severity = Severity.parse(body["severity"]) if "severity" in body else None
     incident = await request.app[COMMANDS].declare(
-        service=body["service"], title=body["title"], impact=impact, severity=severity,
-        description=body.get("description", ""), labels=body.get("labels", {}), actor=actor)
+        service=body["service"],
+        title=body["title"],
+        impact=impact,
+        severity=severity,
+        description=body.get("description", ""),
+        labels=body.get("labels", {}),
+        actor=actor,
+    )
     return web.json_response(incident_view(incident, _base(request)), status=201)
 
 
 Change = Callable[[Incident, datetime], list[TimelineEntry]]
 
 
-async def _apply(request: web.Request, schema: str, make: Callable[[dict[str, Any], str], Change]) -> web.Response:
+async def _apply(
+    request: web.Request, schema: str, make: Callable[[dict[str, Any], str], Change]
+) -> web.Response:
     body = await _body(request, schema)
     actor = await _actor(request, body)
     incident, entries = await request.app[COMMANDS].change(_incident_id(request), make(body, actor))
-    changes = [{"at": e.at.isoformat(), "kind": e.kind, "actor": e.actor, "message": e.message,
-                "data": dict(e.data)} for e in entries]
-    return web.json_response({"incident": incident_view(incident, _base(request)), "changes": changes})
+    changes = [
+        {
+            "at": e.at.isoformat(),
+            "kind": e.kind,
+            "actor": e.actor,
+            "message": e.message,
+            "data": dict(e.data),
+        }
+        for e in entries
+    ]
+    return web.json_response(
+        {"incident": incident_view(incident, _base(request)), "changes": changes}
+    )
 
 
 async def acknowledge(request: web.Request) -> web.Response:
-    return await _apply(request, "AckRequest", lambda b, actor: lambda i, now: i.acknowledge(actor, now))
+    return await _apply(
+        request, "AckRequest", lambda b, actor: lambda i, now: i.acknowledge(actor, now)
+    )
 
 
 async def set_state(request: web.Request) -> web.Response:
-    return await _apply(request, "StateRequest", lambda b, actor: lambda i, now: i.set_state(
-        IncidentState(b["state"]), actor, now, b.get("note", "")))
+    return await _apply(
+        request,
+        "StateRequest",
+        lambda b, actor: (
+            lambda i, now: i.set_state(IncidentState(b["state"]), actor, now, b.get("note", ""))
+        ),
+    )
 
 
 async def assign_role(request: web.Request) -> web.Response:
-    return await _apply(request, "RoleRequest", lambda b, actor: lambda i, now: i.assign_role(
-        Role(b["role"]), b["person"], actor, now))
+    return await _apply(
+        request,
+        "RoleRequest",
+        lambda b, actor: lambda i, now: i.assign_role(Role(b["role"]), b["person"], actor, now),
+    )
 
 
 async def add_note(request: web.Request) -> web.Response:
-    return await _apply(request, "NoteRequest", lambda b, actor: lambda i, now: i.add_note(b["text"], actor, now))
+    return await _apply(
+        request, "NoteRequest", lambda b, actor: lambda i, now: i.add_note(b["text"], actor, now)
+    )
 
 
 async def resolve(request: web.Request) -> web.Response:
-    return await _apply(request, "ResolveRequest", lambda b, actor: lambda i, now: i.resolve(
-        actor, now, b.get("note", "")))
+    return await _apply(
+        request,
+        "ResolveRequest",
+        lambda b, actor: lambda i, now: i.resolve(actor, now, b.get("note", "")),
+    )
 
 
 async def set_severity(request: web.Request) -> web.Response:
-    return await _apply(request, "SeverityRequest", lambda b, actor: lambda i, now: i.set_severity(
-        Severity.parse(b["severity"]), actor, now))
+    return await _apply(
+        request,
+        "SeverityRequest",
+        lambda b, actor: lambda i, now: i.set_severity(Severity.parse(b["severity"]), actor, now),
+    )
 
 
 ROUTES: list[tuple[str, str, Any, str]] = [

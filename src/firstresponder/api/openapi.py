@@ -9,15 +9,23 @@ from .incidents import ROUTES
 from .schemas import REQUESTS, RESPONSES
 
 _REQUEST_OF = {
-    "declare": "DeclareRequest", "acknowledge": "AckRequest", "set_state": "StateRequest",
-    "assign_role": "RoleRequest", "add_note": "NoteRequest", "resolve": "ResolveRequest",
+    "declare": "DeclareRequest",
+    "acknowledge": "AckRequest",
+    "set_state": "StateRequest",
+    "assign_role": "RoleRequest",
+    "add_note": "NoteRequest",
+    "resolve": "ResolveRequest",
     "set_severity": "SeverityRequest",
 }
-_QUERY = {
-    "list_incidents": [("state", {"type": "string"}), ("open", {"type": "boolean"}),
-                       ("service", {"type": "string"}), ("severity", {"type": "string"}),
-                       ("limit", {"type": "integer", "minimum": 1, "maximum": 500}),
-                       ("before", {"type": "integer", "minimum": 1})],
+_QUERY: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    "list_incidents": [
+        ("state", {"type": "string"}),
+        ("open", {"type": "boolean"}),
+        ("service", {"type": "string"}),
+        ("severity", {"type": "string"}),
+        ("limit", {"type": "integer", "minimum": 1, "maximum": 500}),
+        ("before", {"type": "integer", "minimum": 1}),
+    ],
     "near_misses": [("limit", {"type": "integer", "minimum": 1, "maximum": 500})],
 }
 
@@ -31,17 +39,32 @@ def _json(name: str, description: str) -> dict[str, Any]:
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    text = {400: "bad request (the message names the field)", 401: "missing or wrong credentials",
-            404: "no such incident", 409: "conflicts with the incident's state",
-            413: "body too large", 415: "not JSON", 503: "store unavailable; retry"}
+    text = {
+        400: "bad request (the message names the field)",
+        401: "missing or wrong credentials",
+        404: "no such incident",
+        409: "conflicts with the incident's state",
+        413: "body too large",
+        415: "not JSON",
+        503: "store unavailable; retry",
+    }
     return {str(code): _json("Error", text[code]) for code in codes}
 
 
 def _operation(method: str, path: str, handler: Any, response: str) -> dict[str, Any]:
     name = handler.__name__
-    op: dict[str, Any] = {"operationId": name, "summary": (handler.__doc__ or name).strip().splitlines()[0]}
-    params = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}] if "{id}" in path else []
-    params += [{"name": q, "in": "query", "required": False, "schema": s} for q, s in _QUERY.get(name, [])]
+    op: dict[str, Any] = {
+        "operationId": name,
+        "summary": (handler.__doc__ or name).strip().splitlines()[0],
+    }
+    params = (
+        [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+        if "{id}" in path
+        else []
+    )
+    params += [
+        {"name": q, "in": "query", "required": False, "schema": s} for q, s in _QUERY.get(name, [])
+    ]
     if params:
         op["parameters"] = params
     ok = "201" if name == "declare" else "200"
@@ -49,8 +72,10 @@ def _operation(method: str, path: str, handler: Any, response: str) -> dict[str,
     if "{id}" in path:
         op["responses"].update(_errors(404))
     if method == "POST":
-        op["requestBody"] = {"required": name == "declare",
-                             "content": {"application/json": {"schema": _ref(_REQUEST_OF[name])}}}
+        op["requestBody"] = {
+            "required": name == "declare",
+            "content": {"application/json": {"schema": _ref(_REQUEST_OF[name])}},
+        }
         op["security"] = [{"apiToken": []}]
         op["responses"].update(_errors(401, 409, 415))
     return op
@@ -60,21 +85,41 @@ def build_openapi() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for method, path, handler, response in ROUTES:
         paths.setdefault(path, {})[method.lower()] = _operation(method, path, handler, response)
-    paths["/api/v1/alertmanager"] = {"post": {
-        "operationId": "alertmanager_webhook",
-        "summary": "Alertmanager webhook (payload version 4); answered once the alerts are stored",
-        "security": [{"webhookBearer": []}, {"webhookBasic": []}],
-        "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
-        "responses": {"200": _json("WebhookAccepted", "stored"), **_errors(400, 401, 413, 415, 503)},
-    }}
-    for path, summary in (("/healthz", "the process is alive"), ("/readyz", "the store answers"),
-                          ("/metrics", "Prometheus metrics"), ("/api/v1/openapi.json", "this document")):
-        paths[path] = {"get": {"operationId": path.strip("/").replace("/", "_").replace(".", "_"),
-                               "summary": summary, "responses": {"200": {"description": "ok"}}}}
+    paths["/api/v1/alertmanager"] = {
+        "post": {
+            "operationId": "alertmanager_webhook",
+            "summary": "Alertmanager webhook (payload version 4); answered once the alerts are stored",
+            "security": [{"webhookBearer": []}, {"webhookBasic": []}],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
+            "responses": {
+                "200": _json("WebhookAccepted", "stored"),
+                **_errors(400, 401, 413, 415, 503),
+            },
+        }
+    }
+    for path, summary in (
+        ("/healthz", "the process is alive"),
+        ("/readyz", "the store answers"),
+        ("/metrics", "Prometheus metrics"),
+        ("/api/v1/openapi.json", "this document"),
+    ):
+        paths[path] = {
+            "get": {
+                "operationId": path.strip("/").replace("/", "_").replace(".", "_"),
+                "summary": summary,
+                "responses": {"200": {"description": "ok"}},
+            }
+        }
     return {
         "openapi": "3.1.0",
-        "info": {"title": "firstresponder", "version": __version__,
-                 "description": "Prometheus/Alertmanager alerts in, well-run incidents out."},
+        "info": {
+            "title": "firstresponder",
+            "version": __version__,
+            "description": "Prometheus/Alertmanager alerts in, well-run incidents out.",
+        },
         "paths": paths,
         "components": {
             "schemas": {**REQUESTS, **RESPONSES},

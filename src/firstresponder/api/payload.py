@@ -54,7 +54,8 @@ ALERTMANAGER_SCHEMA: dict[str, Any] = {
 }
 _VALIDATOR = jsonschema.Draft202012Validator(ALERTMANAGER_SCHEMA)
 _RFC3339 = re.compile(
-    r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$")
+    r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$"
+)
 
 
 def field_path(parts: Any) -> str:
@@ -72,7 +73,9 @@ def decode_json(body: bytes) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise PayloadError(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+        raise PayloadError(
+            f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from exc
     except RecursionError as exc:
         raise PayloadError("JSON nested too deeply") from exc
 
@@ -87,7 +90,9 @@ def validate(instance: Any, validator: jsonschema.protocols.Validator) -> None:
         message = error.message
         if len(message) > 200:
             shown = repr(error.instance)
-            message = f"bad value {shown[:77]}... ({error.validator} {error.validator_value!r})"[:300]
+            message = f"bad value {shown[:77]}... ({error.validator} {error.validator_value!r})"[
+                :300
+            ]
         raise PayloadError(f"{where}: {message}")
 
 
@@ -101,8 +106,13 @@ def parse_time(text: str, where: str) -> datetime:
         base = datetime.fromisoformat(f"{date}T{clock}")
     except ValueError as exc:
         raise PayloadError(f"{where}: {text[:64]!r} is not a valid date: {exc}") from exc
-    offset = timedelta(0) if zone in ("Z", "z") else (
-        (1 if zone[0] == "+" else -1) * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
+    offset = (
+        timedelta(0)
+        if zone in ("Z", "z")
+        else (
+            (1 if zone[0] == "+" else -1) * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
+        )
+    )
     return base.replace(microsecond=micros, tzinfo=timezone(offset)).astimezone(UTC)
 
 
@@ -113,7 +123,11 @@ def _alert(raw: Mapping[str, Any], where: str) -> Alert:
         raise PayloadError(f"{where}.startsAt: the zero time is not a start time")
     ends_raw = raw.get("endsAt") or ""
     status = AlertStatus(raw["status"])
-    ends = None if not ends_raw or ends_raw.startswith(ZERO_TIME_PREFIX) else parse_time(ends_raw, f"{where}.endsAt")
+    ends = (
+        None
+        if not ends_raw or ends_raw.startswith(ZERO_TIME_PREFIX)
+        else parse_time(ends_raw, f"{where}.endsAt")
+    )
     return Alert(
         status=status,
         labels=labels,

@@ -8,32 +8,48 @@ IMPACT = {"type": "string", "enum": ["operational", "degraded", "partial_disrupt
 SEVERITY = {"type": "string", "pattern": "^[SsPp][1-4]$", "description": "S1..S4 (P1..P4 accepted)"}
 STATE = {"type": "string", "enum": ["investigating", "identified", "monitoring", "resolved"]}
 ROLE = {"type": "string", "enum": ["eoc", "imoc", "cmoc", "lead", "scribe"]}
-ACTOR = {"type": "string", "minLength": 1, "maxLength": 200,
-         "description": "who acts; defaults to the API token's name"}
+ACTOR = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 200,
+    "description": "who acts; defaults to the API token's name",
+}
 TIME = {"type": ["string", "null"], "format": "date-time"}
 
 
 def body(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
-    return {"type": "object", "additionalProperties": False, "properties": properties,
-            "required": required or []}
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": properties,
+        "required": required or [],
+    }
 
 
 REQUESTS: dict[str, dict[str, Any]] = {
-    "DeclareRequest": body({
-        "service": {"type": "string", "minLength": 1, "maxLength": 200},
-        "title": {"type": "string", "minLength": 1, "maxLength": 500},
-        "impact": IMPACT, "severity": SEVERITY,
-        "description": {"type": "string", "maxLength": 10000},
-        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-        "by": ACTOR,
-    }, ["service", "title"]),
+    "DeclareRequest": body(
+        {
+            "service": {"type": "string", "minLength": 1, "maxLength": 200},
+            "title": {"type": "string", "minLength": 1, "maxLength": 500},
+            "impact": IMPACT,
+            "severity": SEVERITY,
+            "description": {"type": "string", "maxLength": 10000},
+            "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+            "by": ACTOR,
+        },
+        ["service", "title"],
+    ),
     "AckRequest": body({"by": ACTOR}),
-    "StateRequest": body({"state": STATE, "note": {"type": "string", "maxLength": 2000}, "by": ACTOR},
-                         ["state"]),
-    "RoleRequest": body({"role": ROLE, "person": {"type": "string", "minLength": 1, "maxLength": 200},
-                         "by": ACTOR}, ["role", "person"]),
-    "NoteRequest": body({"text": {"type": "string", "minLength": 1, "maxLength": 10000}, "by": ACTOR},
-                        ["text"]),
+    "StateRequest": body(
+        {"state": STATE, "note": {"type": "string", "maxLength": 2000}, "by": ACTOR}, ["state"]
+    ),
+    "RoleRequest": body(
+        {"role": ROLE, "person": {"type": "string", "minLength": 1, "maxLength": 200}, "by": ACTOR},
+        ["role", "person"],
+    ),
+    "NoteRequest": body(
+        {"text": {"type": "string", "minLength": 1, "maxLength": 10000}, "by": ACTOR}, ["text"]
+    ),
     "ResolveRequest": body({"note": {"type": "string", "maxLength": 2000}, "by": ACTOR}),
     "SeverityRequest": body({"severity": SEVERITY, "by": ACTOR}, ["severity"]),
 }
@@ -42,9 +58,14 @@ TRACKED_ALERT = {
     "type": "object",
     "required": ["fingerprint", "name", "status", "starts_at", "labels", "impact"],
     "properties": {
-        "fingerprint": {"type": "string"}, "name": {"type": "string"},
-        "status": {"enum": ["firing", "resolved"]}, "starts_at": TIME, "ends_at": TIME,
-        "labels": {"type": "object"}, "summary": {"type": "string"}, "impact": IMPACT,
+        "fingerprint": {"type": "string"},
+        "name": {"type": "string"},
+        "status": {"enum": ["firing", "resolved"]},
+        "starts_at": TIME,
+        "ends_at": TIME,
+        "labels": {"type": "object"},
+        "summary": {"type": "string"},
+        "impact": IMPACT,
         "reason": {"type": "string"},
     },
 }
@@ -52,22 +73,49 @@ TRACKED_ALERT = {
 TIMELINE_ENTRY = {
     "type": "object",
     "required": ["at", "kind", "actor", "message", "data"],
-    "properties": {"id": {"type": "integer"}, "at": TIME, "kind": {"type": "string"},
-                   "actor": {"type": "string"}, "message": {"type": "string"}, "data": {"type": "object"}},
+    "properties": {
+        "id": {"type": "integer"},
+        "at": TIME,
+        "kind": {"type": "string"},
+        "actor": {"type": "string"},
+        "message": {"type": "string"},
+        "data": {"type": "object"},
+    },
 }
 
 INCIDENT = {
     "type": "object",
-    "required": ["id", "title", "service", "impact", "severity", "state", "declared_at", "owner", "roles",
-                 "alerts"],
+    "required": [
+        "id",
+        "title",
+        "service",
+        "impact",
+        "severity",
+        "state",
+        "declared_at",
+        "owner",
+        "roles",
+        "alerts",
+    ],
     "properties": {
-        "id": {"type": "integer"}, "title": {"type": "string"}, "service": {"type": "string"},
-        "group_key": {"type": "string"}, "source": {"type": "string"},
-        "description": {"type": "string"}, "impact": IMPACT,
-        "severity": {"type": "string", "enum": ["S1", "S2", "S3", "S4"]}, "state": STATE,
-        "declared_at": TIME, "updated_at": TIME, "acknowledged_at": TIME,
-        "acknowledged_by": {"type": ["string", "null"]}, "resolved_at": TIME,
-        "owner": {"type": "object", "properties": {"role": ROLE, "person": {"type": ["string", "null"]}}},
+        "id": {"type": "integer"},
+        "title": {"type": "string"},
+        "service": {"type": "string"},
+        "group_key": {"type": "string"},
+        "source": {"type": "string"},
+        "description": {"type": "string"},
+        "impact": IMPACT,
+        "severity": {"type": "string", "enum": ["S1", "S2", "S3", "S4"]},
+        "state": STATE,
+        "declared_at": TIME,
+        "updated_at": TIME,
+        "acknowledged_at": TIME,
+        "acknowledged_by": {"type": ["string", "null"]},
+        "resolved_at": TIME,
+        "owner": {
+            "type": "object",
+            "properties": {"role": ROLE, "person": {"type": ["string", "null"]}},
+        },
         "roles": {"type": "object", "additionalProperties": {"type": "string"}},
         "alerts": {"type": "array", "items": {"$ref": "#/components/schemas/TrackedAlert"}},
         "classification": {"type": "object"},
@@ -80,20 +128,45 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "TrackedAlert": TRACKED_ALERT,
     "TimelineEntry": TIMELINE_ENTRY,
     "Incident": INCIDENT,
-    "IncidentList": {"type": "object", "required": ["incidents"], "properties": {
-        "incidents": {"type": "array", "items": {"$ref": "#/components/schemas/Incident"}},
-        "next_before": {"type": ["integer", "null"]}}},
-    "IncidentChange": {"type": "object", "required": ["incident", "changes"], "properties": {
-        "incident": {"$ref": "#/components/schemas/Incident"},
-        "changes": {"type": "array", "items": {"$ref": "#/components/schemas/TimelineEntry"}}}},
-    "Timeline": {"type": "object", "required": ["incident_id", "entries"], "properties": {
-        "incident_id": {"type": "integer"},
-        "entries": {"type": "array", "items": {"$ref": "#/components/schemas/TimelineEntry"}}}},
-    "NearMissList": {"type": "object", "required": ["near_misses"], "properties": {
-        "near_misses": {"type": "array", "items": {"type": "object"}}}},
-    "WebhookAccepted": {"type": "object", "required": ["status", "received", "new", "duplicates"],
-                        "properties": {"status": {"const": "accepted"}, "received": {"type": "integer"},
-                                       "new": {"type": "integer"}, "duplicates": {"type": "integer"},
-                                       "truncated": {"type": "integer"},
-                                       "incidents": {"type": "array", "items": {"type": "integer"}}}},
+    "IncidentList": {
+        "type": "object",
+        "required": ["incidents"],
+        "properties": {
+            "incidents": {"type": "array", "items": {"$ref": "#/components/schemas/Incident"}},
+            "next_before": {"type": ["integer", "null"]},
+        },
+    },
+    "IncidentChange": {
+        "type": "object",
+        "required": ["incident", "changes"],
+        "properties": {
+            "incident": {"$ref": "#/components/schemas/Incident"},
+            "changes": {"type": "array", "items": {"$ref": "#/components/schemas/TimelineEntry"}},
+        },
+    },
+    "Timeline": {
+        "type": "object",
+        "required": ["incident_id", "entries"],
+        "properties": {
+            "incident_id": {"type": "integer"},
+            "entries": {"type": "array", "items": {"$ref": "#/components/schemas/TimelineEntry"}},
+        },
+    },
+    "NearMissList": {
+        "type": "object",
+        "required": ["near_misses"],
+        "properties": {"near_misses": {"type": "array", "items": {"type": "object"}}},
+    },
+    "WebhookAccepted": {
+        "type": "object",
+        "required": ["status", "received", "new", "duplicates"],
+        "properties": {
+            "status": {"const": "accepted"},
+            "received": {"type": "integer"},
+            "new": {"type": "integer"},
+            "duplicates": {"type": "integer"},
+            "truncated": {"type": "integer"},
+            "incidents": {"type": "array", "items": {"type": "integer"}},
+        },
+    },
 }

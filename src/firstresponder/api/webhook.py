@@ -26,26 +26,36 @@ async def _accept(request: web.Request) -> web.Response:
     check_webhook(request, config.webhook_auth)
     if request.content_type not in JSON_TYPES:
         message = f"Content-Type must be application/json, not {request.content_type!r}"
-        raise web.HTTPUnsupportedMediaType(text=json.dumps({"error": message}),
-                                           content_type="application/json")
+        raise web.HTTPUnsupportedMediaType(
+            text=json.dumps({"error": message}), content_type="application/json"
+        )
     length = request.content_length
     if length is not None and length > config.server.max_body_size:
-        raise web.HTTPRequestEntityTooLarge(max_size=config.server.max_body_size, actual_size=length)
+        raise web.HTTPRequestEntityTooLarge(
+            max_size=config.server.max_body_size, actual_size=length
+        )
     notification = parse_notification(await request.read())
     metrics = request.app[METRICS]
     for alert in notification.alerts:
         metrics.alerts_received.labels(alert.status.value).inc()
     if notification.truncated_alerts:
         metrics.alerts_truncated.inc(notification.truncated_alerts)
-        log.warning("Alertmanager truncated the notification",
-                    extra={"receiver": notification.receiver, "truncated": notification.truncated_alerts})
+        log.warning(
+            "Alertmanager truncated the notification",
+            extra={"receiver": notification.receiver, "truncated": notification.truncated_alerts},
+        )
     report = await request.app[INGESTOR].submit(notification)
     metrics.alerts_duplicate.inc(report.duplicates)
-    return web.json_response({
-        "status": "accepted", "received": report.received, "new": report.accepted,
-        "duplicates": report.duplicates, "truncated": notification.truncated_alerts,
-        "incidents": report.incidents,
-    })
+    return web.json_response(
+        {
+            "status": "accepted",
+            "received": report.received,
+            "new": report.accepted,
+            "duplicates": report.duplicates,
+            "truncated": notification.truncated_alerts,
+            "incidents": report.incidents,
+        }
+    )
 
 
 async def alertmanager_webhook(request: web.Request) -> web.StreamResponse:

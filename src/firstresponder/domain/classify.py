@@ -61,10 +61,16 @@ class LabelClassifier:
             group_key=self.group_key(service, labels),
             impact=impact,
             reason=reason,
-            declare_threshold=(rule.declare_threshold if rule and rule.declare_threshold
-                               else settings.declare_threshold),
-            declare_after=(rule.declare_after if rule and rule.declare_after is not None
-                           else settings.declare_after),
+            declare_threshold=(
+                rule.declare_threshold
+                if rule and rule.declare_threshold
+                else settings.declare_threshold
+            ),
+            declare_after=(
+                rule.declare_after
+                if rule and rule.declare_after is not None
+                else settings.declare_after
+            ),
         )
 
     def group_key(self, service: str, labels: Mapping[str, str]) -> str:
@@ -105,7 +111,10 @@ def _from_labels(
             pass  # an unknown value falls through to the other labels
     sloth = labels.get("sloth_severity", "").lower()
     if sloth == "page":
-        return Impact.PARTIAL_DISRUPTION, 'Sloth sloth_severity="page": error budget burns at a paging rate'
+        return (
+            Impact.PARTIAL_DISRUPTION,
+            'Sloth sloth_severity="page": error budget burns at a paging rate',
+        )
     if sloth == "ticket":
         return Impact.DEGRADED, 'Sloth sloth_severity="ticket": slow error budget burn'
     if "slo" in labels and ("long" in labels or labels.get("alertname") == "ErrorBudgetBurn"):

@@ -70,8 +70,17 @@ class Outcome:
 
 def _tracked(event: ClassifiedAlert) -> TrackedAlert:
     alert, c = event.alert, event.classification
-    return TrackedAlert(alert.fingerprint, alert.name, alert.status, alert.starts_at,
-                        alert.ends_at, dict(alert.labels), alert.summary, c.impact, c.reason)
+    return TrackedAlert(
+        alert.fingerprint,
+        alert.name,
+        alert.status,
+        alert.starts_at,
+        alert.ends_at,
+        dict(alert.labels),
+        alert.summary,
+        c.impact,
+        c.reason,
+    )
 
 
 def _is_stale(known: TrackedAlert | None, alert: Alert) -> bool:
@@ -89,7 +98,9 @@ class GroupEngine:
     def __init__(self, severity_map: Mapping[Impact, Severity]) -> None:
         self.severity_map = severity_map
 
-    def apply_events(self, state: GroupState, events: Sequence[ClassifiedAlert], now: datetime) -> Outcome:
+    def apply_events(
+        self, state: GroupState, events: Sequence[ClassifiedAlert], now: datetime
+    ) -> Outcome:
         out = Outcome()
         for event in sorted(events, key=lambda e: e.event_time):
             if state.incident is not None and state.incident.is_open:
@@ -105,31 +116,57 @@ class GroupEngine:
         self._settle(state, now, out)
         return out
 
-    def _into_incident(self, incident: Incident, event: ClassifiedAlert, now: datetime, out: Outcome) -> None:
+    def _into_incident(
+        self, incident: Incident, event: ClassifiedAlert, now: datetime, out: Outcome
+    ) -> None:
         alert = event.alert
         known = incident.alerts.get(alert.fingerprint)
         if _is_stale(known, alert):
             return
         if alert.is_firing:
             incident.alerts[alert.fingerprint] = _tracked(event)
-            if known is None or known.status is AlertStatus.RESOLVED or known.starts_at != alert.starts_at:
-                out.timeline.append(TimelineEntry(
-                    now, "alert_firing", f"Alert {alert.name} firing: {alert.summary}",
-                    data={"fingerprint": alert.fingerprint, "impact": event.classification.impact.value,
-                          "reason": event.classification.reason}))
+            if (
+                known is None
+                or known.status is AlertStatus.RESOLVED
+                or known.starts_at != alert.starts_at
+            ):
+                out.timeline.append(
+                    TimelineEntry(
+                        now,
+                        "alert_firing",
+                        f"Alert {alert.name} firing: {alert.summary}",
+                        data={
+                            "fingerprint": alert.fingerprint,
+                            "impact": event.classification.impact.value,
+                            "reason": event.classification.reason,
+                        },
+                    )
+                )
             if incident.state is IncidentState.MONITORING:
-                out.timeline += incident.set_state(IncidentState.INVESTIGATING, "firstresponder", now,
-                                                   f"reopened, {alert.name} fired again")
-            out.timeline += incident.raise_impact(event.classification.impact, self.severity_map, now,
-                                                  event.classification.reason)
+                out.timeline += incident.set_state(
+                    IncidentState.INVESTIGATING,
+                    "firstresponder",
+                    now,
+                    f"reopened, {alert.name} fired again",
+                )
+            out.timeline += incident.raise_impact(
+                event.classification.impact, self.severity_map, now, event.classification.reason
+            )
         elif known is not None and known.status is AlertStatus.FIRING:
             incident.alerts[alert.fingerprint] = _tracked(event)
-            out.timeline.append(TimelineEntry(
-                now, "alert_resolved", f"Alert {alert.name} recovered",
-                data={"fingerprint": alert.fingerprint}))
+            out.timeline.append(
+                TimelineEntry(
+                    now,
+                    "alert_resolved",
+                    f"Alert {alert.name} recovered",
+                    data={"fingerprint": alert.fingerprint},
+                )
+            )
         # A recovery of an alert this incident never saw firing changes nothing.
 
-    def _into_pending(self, state: GroupState, event: ClassifiedAlert, now: datetime, out: Outcome) -> None:
+    def _into_pending(
+        self, state: GroupState, event: ClassifiedAlert, now: datetime, out: Outcome
+    ) -> None:
         alert, c = event.alert, event.classification
         held = state.pending.get(alert.fingerprint)
         if _is_stale(held.alert if held else None, alert):
@@ -143,10 +180,15 @@ class GroupEngine:
         elif held is not None and held.alert.starts_at == alert.starts_at:
             del state.pending[alert.fingerprint]
             out.pending_changed = True
-            reason = ("recovered before declaration" if held.declare_at is not None
-                      else f"below the declare threshold ({c.declare_threshold.value})")
+            reason = (
+                "recovered before declaration"
+                if held.declare_at is not None
+                else f"below the declare threshold ({c.declare_threshold.value})"
+            )
             recovered = alert.ends_at or now
-            out.near_misses.append(NearMiss(state.group_key, c.service, _tracked(event), recovered, reason))
+            out.near_misses.append(
+                NearMiss(state.group_key, c.service, _tracked(event), recovered, reason)
+            )
 
     def _settle(self, state: GroupState, now: datetime, out: Outcome) -> None:
         incident = state.incident
@@ -154,45 +196,77 @@ class GroupEngine:
             self._absorb_pending(state, incident, now, out)
             self._maybe_monitoring(incident, now, out)
             return
-        due = [p for p in state.pending.values() if p.declare_at is not None and p.declare_at <= now]
+        due = [
+            p for p in state.pending.values() if p.declare_at is not None and p.declare_at <= now
+        ]
         if due:
             self._declare(state, due, now, out)
 
-    def _absorb_pending(self, state: GroupState, incident: Incident, now: datetime, out: Outcome) -> None:
+    def _absorb_pending(
+        self, state: GroupState, incident: Incident, now: datetime, out: Outcome
+    ) -> None:
         for fingerprint, held in list(state.pending.items()):
             incident.alerts[fingerprint] = held.alert
-            out.timeline += incident.raise_impact(held.alert.impact, self.severity_map, now, held.alert.reason)
+            out.timeline += incident.raise_impact(
+                held.alert.impact, self.severity_map, now, held.alert.reason
+            )
             del state.pending[fingerprint]
             out.pending_changed = True
 
     def _maybe_monitoring(self, incident: Incident, now: datetime, out: Outcome) -> None:
-        if incident.alerts and not incident.firing_alerts and incident.state in (
-            IncidentState.INVESTIGATING, IncidentState.IDENTIFIED
+        if (
+            incident.alerts
+            and not incident.firing_alerts
+            and incident.state in (IncidentState.INVESTIGATING, IncidentState.IDENTIFIED)
         ):
-            out.timeline += incident.set_state(IncidentState.MONITORING, "firstresponder", now,
-                                               "all alerts recovered")
+            out.timeline += incident.set_state(
+                IncidentState.MONITORING, "firstresponder", now, "all alerts recovered"
+            )
 
-    def _declare(self, state: GroupState, due: list[PendingAlert], now: datetime, out: Outcome) -> None:
+    def _declare(
+        self, state: GroupState, due: list[PendingAlert], now: datetime, out: Outcome
+    ) -> None:
         lead = max(due, key=lambda p: (p.alert.impact.rank, -p.alert.starts_at.timestamp()))
         first, service = lead.alert, lead.service
         incident = Incident(
-            id=0, group_key=state.group_key, service=service,
+            id=0,
+            group_key=state.group_key,
+            service=service,
             title=f"{service}: {first.impact.value.replace('_', ' ')} — {first.summary}"[:200],
-            impact=first.impact, severity=self.severity_map[first.impact],
-            state=IncidentState.INVESTIGATING, declared_at=now, updated_at=now,
+            impact=first.impact,
+            severity=self.severity_map[first.impact],
+            state=IncidentState.INVESTIGATING,
+            declared_at=now,
+            updated_at=now,
             classification={"impact": first.impact.value, "reason": first.reason},
         )
         out.declared = True
-        out.timeline.append(TimelineEntry(
-            now, "declared",
-            f"Incident declared: {first.impact.value} ({incident.severity.value}) from {first.name}: {first.reason}",
-            data={"impact": first.impact.value, "severity": incident.severity.value,
-                  "alert": first.name, "reason": first.reason,
-                  "alert_started_at": first.starts_at.isoformat()}))
+        out.timeline.append(
+            TimelineEntry(
+                now,
+                "declared",
+                f"Incident declared: {first.impact.value} ({incident.severity.value}) from {first.name}: {first.reason}",
+                data={
+                    "impact": first.impact.value,
+                    "severity": incident.severity.value,
+                    "alert": first.name,
+                    "reason": first.reason,
+                    "alert_started_at": first.starts_at.isoformat(),
+                },
+            )
+        )
         state.incident = incident
         self._absorb_pending(state, incident, now, out)
         for tracked in incident.alerts.values():
-            out.timeline.append(TimelineEntry(
-                now, "alert_firing", f"Alert {tracked.name} firing: {tracked.summary}",
-                data={"fingerprint": tracked.fingerprint, "impact": tracked.impact.value,
-                      "reason": tracked.reason}))
+            out.timeline.append(
+                TimelineEntry(
+                    now,
+                    "alert_firing",
+                    f"Alert {tracked.name} firing: {tracked.summary}",
+                    data={
+                        "fingerprint": tracked.fingerprint,
+                        "impact": tracked.impact.value,
+                        "reason": tracked.reason,
+                    },
+                )
+            )

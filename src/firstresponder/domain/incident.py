@@ -119,16 +119,23 @@ class Incident:
         if impact <= self.impact:
             return []
         entries = [
-            TimelineEntry(now, "impact_raised", f"Impact raised {self.impact.value} → {impact.value}: {cause}",
-                          data={"from": self.impact.value, "to": impact.value})
+            TimelineEntry(
+                now,
+                "impact_raised",
+                f"Impact raised {self.impact.value} → {impact.value}: {cause}",
+                data={"from": self.impact.value, "to": impact.value},
+            )
         ]
         self.impact = impact
         target = severity_map[impact]
         if target.is_worse_than(self.severity):
             entries.append(
-                TimelineEntry(now, "severity_raised",
-                              f"Severity raised {self.severity.value} → {target.value}",
-                              data={"from": self.severity.value, "to": target.value})
+                TimelineEntry(
+                    now,
+                    "severity_raised",
+                    f"Severity raised {self.severity.value} → {target.value}",
+                    data={"from": self.severity.value, "to": target.value},
+                )
             )
             self.severity = target
         self._touch(now)
@@ -139,9 +146,13 @@ class Incident:
         self._require_open("change severity")
         if severity is self.severity:
             return []
-        entry = TimelineEntry(now, "severity_set",
-                              f"Severity set {self.severity.value} → {severity.value} by {actor}",
-                              actor=actor, data={"from": self.severity.value, "to": severity.value})
+        entry = TimelineEntry(
+            now,
+            "severity_set",
+            f"Severity set {self.severity.value} → {severity.value} by {actor}",
+            actor=actor,
+            data={"from": self.severity.value, "to": severity.value},
+        )
         self.severity = severity
         self._touch(now)
         return [entry]
@@ -158,7 +169,9 @@ class Incident:
         self._touch(now)
         return entries
 
-    def assign_role(self, role: Role, person: str, actor: str, now: datetime) -> list[TimelineEntry]:
+    def assign_role(
+        self, role: Role, person: str, actor: str, now: datetime
+    ) -> list[TimelineEntry]:
         self._require_open("assign roles")
         if self.roles.get(role) == person:
             return []
@@ -167,30 +180,45 @@ class Incident:
         self.roles[role] = person
         verb = f"replaces {previous} as" if previous else "is"
         entries = [
-            TimelineEntry(now, "role_assigned", f"{person} {verb} {role.title} ({role.value.upper()})",
-                          actor=actor, data={"role": role.value, "person": person, "previous": previous})
+            TimelineEntry(
+                now,
+                "role_assigned",
+                f"{person} {verb} {role.title} ({role.value.upper()})",
+                actor=actor,
+                data={"role": role.value, "person": person, "previous": previous},
+            )
         ]
         if self.owner_role is not before_owner:
             who = f" ({before_person})" if before_person else ""
             entries.append(
-                TimelineEntry(now, "ownership_passed",
-                              f"Ownership passed from {before_owner.value.upper()}{who} to "
-                              f"{self.owner_role.value.upper()} ({person})",
-                              actor=actor, data={"from": before_owner.value, "to": self.owner_role.value})
+                TimelineEntry(
+                    now,
+                    "ownership_passed",
+                    f"Ownership passed from {before_owner.value.upper()}{who} to "
+                    f"{self.owner_role.value.upper()} ({person})",
+                    actor=actor,
+                    data={"from": before_owner.value, "to": self.owner_role.value},
+                )
             )
         self._touch(now)
         return entries
 
-    def set_state(self, state: IncidentState, actor: str, now: datetime, cause: str = "") -> list[TimelineEntry]:
+    def set_state(
+        self, state: IncidentState, actor: str, now: datetime, cause: str = ""
+    ) -> list[TimelineEntry]:
         if state is IncidentState.RESOLVED:
             return self.resolve(actor, now, cause)
         self._require_open("change state")
         if state is self.state:
             return []
         suffix = f": {cause}" if cause else ""
-        entry = TimelineEntry(now, "state_changed",
-                              f"State {self.state.value} → {state.value}{suffix}", actor=actor,
-                              data={"from": self.state.value, "to": state.value})
+        entry = TimelineEntry(
+            now,
+            "state_changed",
+            f"State {self.state.value} → {state.value}{suffix}",
+            actor=actor,
+            data={"from": self.state.value, "to": state.value},
+        )
         self.state = state
         self._touch(now)
         return [entry]
@@ -198,8 +226,13 @@ class Incident:
     def resolve(self, actor: str, now: datetime, cause: str = "") -> list[TimelineEntry]:
         self._require_open("resolve")
         suffix = f": {cause}" if cause else ""
-        entry = TimelineEntry(now, "resolved", f"Resolved by {actor}{suffix}", actor=actor,
-                              data={"from": self.state.value})
+        entry = TimelineEntry(
+            now,
+            "resolved",
+            f"Resolved by {actor}{suffix}",
+            actor=actor,
+            data={"from": self.state.value},
+        )
         self.state = IncidentState.RESOLVED
         self.resolved_at = now
         self._touch(now)

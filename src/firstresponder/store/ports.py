@@ -33,14 +33,17 @@ class StoredEntry:
 class UnitOfWork(Protocol):
     """One transaction. Everything written through it commits together or not at all."""
 
-    async def record_events(self, events: Sequence[ClassifiedAlert], receiver: str,
-                            now: datetime) -> list[ClassifiedAlert]:
+    async def record_events(
+        self, events: Sequence[ClassifiedAlert], receiver: str, now: datetime
+    ) -> list[ClassifiedAlert]:
         """Persist alert events; return only those never seen before (idempotency)."""
 
     async def load_group(self, group_key: str) -> GroupState:
         """The group's open incident and pending alerts, locked until commit."""
 
-    async def save_group(self, state: GroupState, outcome: Outcome, now: datetime) -> Incident | None:
+    async def save_group(
+        self, state: GroupState, outcome: Outcome, now: datetime
+    ) -> Incident | None:
         """Write what `outcome` says changed; returns the incident, with its id, if any."""
 
     async def lock_incident(self, incident_id: int) -> Incident:

@@ -32,7 +32,7 @@ def incident_values(incident: Incident) -> dict[str, Any]:
     }
 
 
-def incident_from_row(row: Mapping[str, Any]) -> Incident:
+def incident_from_row(row: Mapping[Any, Any]) -> Incident:
     return Incident(
         id=int(row["id"]),
         group_key=row["group_key"],
@@ -55,36 +55,59 @@ def incident_from_row(row: Mapping[str, Any]) -> Incident:
 
 
 def entry_values(incident_id: int, entry: TimelineEntry) -> dict[str, Any]:
-    return {"incident_id": incident_id, "at": entry.at, "kind": entry.kind, "actor": entry.actor,
-            "message": entry.message, "data": dict(entry.data)}
+    return {
+        "incident_id": incident_id,
+        "at": entry.at,
+        "kind": entry.kind,
+        "actor": entry.actor,
+        "message": entry.message,
+        "data": dict(entry.data),
+    }
 
 
-def entry_from_row(row: Mapping[str, Any]) -> TimelineEntry:
-    return TimelineEntry(at=row["at"], kind=row["kind"], message=row["message"], actor=row["actor"],
-                         data=row["data"])
+def entry_from_row(row: Mapping[Any, Any]) -> TimelineEntry:
+    return TimelineEntry(
+        at=row["at"], kind=row["kind"], message=row["message"], actor=row["actor"], data=row["data"]
+    )
 
 
 def pending_values(pending: Mapping[str, PendingAlert]) -> dict[str, Any]:
     return {
-        fp: {"alert": held.alert.as_dict(), "service": held.service,
-             "declare_at": held.declare_at.isoformat() if held.declare_at else None}
+        fp: {
+            "alert": held.alert.as_dict(),
+            "service": held.service,
+            "declare_at": held.declare_at.isoformat() if held.declare_at else None,
+        }
         for fp, held in pending.items()
     }
 
 
 def pending_from_row(raw: Mapping[str, Any]) -> dict[str, PendingAlert]:
     return {
-        fp: PendingAlert(TrackedAlert.from_dict(item["alert"]), item["service"],
-                         datetime.fromisoformat(item["declare_at"]) if item["declare_at"] else None)
+        fp: PendingAlert(
+            TrackedAlert.from_dict(item["alert"]),
+            item["service"],
+            datetime.fromisoformat(item["declare_at"]) if item["declare_at"] else None,
+        )
         for fp, item in raw.items()
     }
 
 
 def near_miss_values(miss: NearMiss) -> dict[str, Any]:
-    return {"group_key": miss.group_key, "service": miss.service, "alert": miss.alert.as_dict(),
-            "recovered_at": miss.recovered_at, "reason": miss.reason}
+    return {
+        "group_key": miss.group_key,
+        "service": miss.service,
+        "alert": miss.alert.as_dict(),
+        "recovered_at": miss.recovered_at,
+        "reason": miss.reason,
+    }
 
 
-def near_miss_from_row(row: Mapping[str, Any]) -> NearMiss:
-    return NearMiss(row["group_key"], row["service"], TrackedAlert.from_dict(row["alert"]),
-                    row["recovered_at"], row["reason"])
+def near_miss_from_row(row: Mapping[Any, Any]) -> NearMiss:
+    return NearMiss(
+        row["group_key"],
+        row["service"],
+        TrackedAlert.from_dict(row["alert"]),
+        row["recovered_at"],
+        row["reason"],
+    )

@@ -24,9 +24,9 @@ from .tables import alert_events, groups, incidents, near_misses, timeline
 
 def async_url(url: str) -> str:
     if url.startswith("sqlite://"):
-        return "sqlite+aiosqlite://" + url[len("sqlite://"):]
+        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
     if url.startswith("postgresql://"):
-        return "postgresql+asyncpg://" + url[len("postgresql://"):]
+        return "postgresql+asyncpg://" + url[len("postgresql://") :]
     return url
 
 
@@ -51,15 +51,19 @@ class SqlUnitOfWork:
         self._conn = conn
         self._insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
-    async def record_events(self, events: Sequence[ClassifiedAlert], receiver: str,
-                            now: datetime) -> list[ClassifiedAlert]:
+    async def record_events(
+        self, events: Sequence[ClassifiedAlert], receiver: str, now: datetime
+    ) -> list[ClassifiedAlert]:
         if not events:
             return []
         by_key: dict[str, ClassifiedAlert] = {}
         for item in events:
             by_key.setdefault(event_key(item), item)
-        stmt = (self._insert(alert_events).on_conflict_do_nothing(index_elements=["event_key"])
-                .returning(alert_events.c.event_key))
+        stmt = (
+            self._insert(alert_events)
+            .on_conflict_do_nothing(index_elements=["event_key"])
+            .returning(alert_events.c.event_key)
+        )
         params = [_event_values(key, item, receiver, now) for key, item in by_key.items()]
         result = await self._conn.execute(stmt, params)
         fresh = {row[0] for row in result}
@@ -68,33 +72,57 @@ class SqlUnitOfWork:
     async def load_group(self, group_key: str) -> GroupState:
         await self._conn.execute(
             self._insert(groups).on_conflict_do_nothing(index_elements=["group_key"]),
-            {"group_key": group_key, "pending": {}, "next_declare_at": None,
-             "updated_at": datetime.fromtimestamp(0).astimezone()},
+            {
+                "group_key": group_key,
+                "pending": {},
+                "next_declare_at": None,
+                "updated_at": datetime.fromtimestamp(0).astimezone(),
+            },
         )
-        row = (await self._conn.execute(
-            select(groups.c.pending).where(groups.c.group_key == group_key).with_for_update()
-        )).one()
-        found = (await self._conn.execute(
-            select(incidents).where(incidents.c.group_key == group_key, incidents.c.state != "resolved")
-        )).mappings().first()
+        row = (
+            await self._conn.execute(
+                select(groups.c.pending).where(groups.c.group_key == group_key).with_for_update()
+            )
+        ).one()
+        found = (
+            (
+                await self._conn.execute(
+                    select(incidents).where(
+                        incidents.c.group_key == group_key, incidents.c.state != "resolved"
+                    )
+                )
+            )
+            .mappings()
+            .first()
+        )
         incident = rows.incident_from_row(found) if found else None
         return GroupState(group_key, incident, rows.pending_from_row(row.pending))
 
-    async def save_group(self, state: GroupState, outcome: Outcome, now: datetime) -> Incident | None:
+    async def save_group(
+        self, state: GroupState, outcome: Outcome, now: datetime
+    ) -> Incident | None:
         if outcome.pending_changed:
             due = [p.declare_at for p in state.pending.values() if p.declare_at is not None]
             await self._conn.execute(
-                update(groups).where(groups.c.group_key == state.group_key).values(
+                update(groups)
+                .where(groups.c.group_key == state.group_key)
+                .values(
                     pending=rows.pending_values(state.pending),
-                    next_declare_at=min(due) if due else None, updated_at=now))
+                    next_declare_at=min(due) if due else None,
+                    updated_at=now,
+                )
+            )
         if outcome.near_misses:
-            await self._conn.execute(insert(near_misses), [rows.near_miss_values(m) for m in outcome.near_misses])
+            await self._conn.execute(
+                insert(near_misses), [rows.near_miss_values(m) for m in outcome.near_misses]
+            )
         incident = state.incident
         if incident is None:
             return None
         if outcome.declared:
             result = await self._conn.execute(
-                insert(incidents).values(rows.incident_values(incident)).returning(incidents.c.id))
+                insert(incidents).values(rows.incident_values(incident)).returning(incidents.c.id)
+            )
             incident.id = int(result.scalar_one())
         elif outcome.incident_changed or outcome.pending_changed:
             await self._write_incident(incident)
@@ -102,9 +130,15 @@ class SqlUnitOfWork:
         return incident
 
     async def lock_incident(self, incident_id: int) -> Incident:
-        found = (await self._conn.execute(
-            select(incidents).where(incidents.c.id == incident_id).with_for_update()
-        )).mappings().first()
+        found = (
+            (
+                await self._conn.execute(
+                    select(incidents).where(incidents.c.id == incident_id).with_for_update()
+                )
+            )
+            .mappings()
+            .first()
+        )
         if found is None:
             raise NotFoundError(f"incident {incident_id} not found")
         return rows.incident_from_row(found)
@@ -115,21 +149,34 @@ class SqlUnitOfWork:
 
     async def _write_incident(self, incident: Incident) -> None:
         await self._conn.execute(
-            update(incidents).where(incidents.c.id == incident.id).values(rows.incident_values(incident)))
+            update(incidents)
+            .where(incidents.c.id == incident.id)
+            .values(rows.incident_values(incident))
+        )
 
     async def _write_entries(self, incident_id: int, entries: Sequence[TimelineEntry]) -> None:
         if entries:
-            await self._conn.execute(insert(timeline), [rows.entry_values(incident_id, e) for e in entries])
+            await self._conn.execute(
+                insert(timeline), [rows.entry_values(incident_id, e) for e in entries]
+            )
 
 
 def _event_values(key: str, item: ClassifiedAlert, receiver: str, now: datetime) -> dict[str, Any]:
     alert, c = item.alert, item.classification
     return {
-        "event_key": key, "fingerprint": alert.fingerprint, "status": alert.status.value,
-        "starts_at": alert.starts_at, "ends_at": alert.ends_at, "received_at": now,
-        "receiver": receiver, "group_key": c.group_key, "labels": dict(alert.labels),
-        "annotations": dict(alert.annotations), "generator_url": alert.generator_url,
-        "impact": c.impact.value, "reason": c.reason,
+        "event_key": key,
+        "fingerprint": alert.fingerprint,
+        "status": alert.status.value,
+        "starts_at": alert.starts_at,
+        "ends_at": alert.ends_at,
+        "received_at": now,
+        "receiver": receiver,
+        "group_key": c.group_key,
+        "labels": dict(alert.labels),
+        "annotations": dict(alert.annotations),
+        "generator_url": alert.generator_url,
+        "impact": c.impact.value,
+        "reason": c.reason,
     }
 
 
@@ -139,10 +186,14 @@ class SqlStore:
     def __init__(self, url: str, *, pool_size: int = 5, busy_timeout_s: float = 5.0) -> None:
         self.dialect = "sqlite" if url.startswith("sqlite") else "postgresql"
         if self.dialect == "sqlite":
-            self._engine = create_async_engine(async_url(url), connect_args={"timeout": busy_timeout_s})
+            self._engine = create_async_engine(
+                async_url(url), connect_args={"timeout": busy_timeout_s}
+            )
             event.listen(self._engine.sync_engine, "connect", _sqlite_pragmas(busy_timeout_s))
         else:
-            self._engine = create_async_engine(async_url(url), pool_size=pool_size, pool_pre_ping=True)
+            self._engine = create_async_engine(
+                async_url(url), pool_size=pool_size, pool_pre_ping=True
+            )
         # SQLite has one writer: serialise writers here rather than spin on SQLITE_BUSY.
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
 
@@ -168,8 +219,12 @@ class SqlStore:
         await self._engine.dispose()
 
     async def groups_due(self, now: datetime, limit: int = 100) -> list[str]:
-        stmt = (select(groups.c.group_key).where(groups.c.next_declare_at <= now)
-                .order_by(groups.c.next_declare_at).limit(limit))
+        stmt = (
+            select(groups.c.group_key)
+            .where(groups.c.next_declare_at <= now)
+            .order_by(groups.c.next_declare_at)
+            .limit(limit)
+        )
         return [row[0] for row in await self._read(stmt)]
 
     async def list_incidents(self, query: IncidentFilter) -> list[Incident]:
@@ -195,16 +250,21 @@ class SqlStore:
     async def timeline(self, incident_id: int) -> list[StoredEntry]:
         await self.get_incident(incident_id)
         stmt = select(timeline).where(timeline.c.incident_id == incident_id).order_by(timeline.c.id)
-        return [StoredEntry(int(r["id"]), incident_id, rows.entry_from_row(r))
-                for r in await self._read_mappings(stmt)]
+        return [
+            StoredEntry(int(r["id"]), incident_id, rows.entry_from_row(r))
+            for r in await self._read_mappings(stmt)
+        ]
 
     async def near_misses(self, limit: int = 100) -> list[NearMiss]:
         stmt = select(near_misses).order_by(near_misses.c.id.desc()).limit(limit)
         return [rows.near_miss_from_row(r) for r in await self._read_mappings(stmt)]
 
     async def open_counts(self) -> dict[str, int]:
-        stmt = (select(incidents.c.severity, func.count()).where(incidents.c.state != "resolved")
-                .group_by(incidents.c.severity))
+        stmt = (
+            select(incidents.c.severity, func.count())
+            .where(incidents.c.state != "resolved")
+            .group_by(incidents.c.severity)
+        )
         return {row[0]: int(row[1]) for row in await self._read(stmt)}
 
     async def _read(self, stmt: Any) -> list[Any]:

@@ -52,7 +52,8 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 alert_events = Table(
-    "alert_events", metadata,
+    "alert_events",
+    metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("event_key", String(200), nullable=False, unique=True),
     Column("fingerprint", String(64), nullable=False),
@@ -70,7 +71,8 @@ alert_events = Table(
 )
 
 groups = Table(
-    "alert_groups", metadata,
+    "alert_groups",
+    metadata,
     Column("group_key", String(500), primary_key=True),
     Column("pending", JSON, nullable=False),
     Column("next_declare_at", UtcDateTime()),
@@ -78,7 +80,8 @@ groups = Table(
 )
 
 incidents = Table(
-    "incidents", metadata,
+    "incidents",
+    metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("group_key", String(500), nullable=False),
     Column("service", Text, nullable=False),
@@ -98,14 +101,26 @@ incidents = Table(
     Column("classification", JSON, nullable=False),
 )
 # At most one open incident per group, enforced by the database across replicas.
-Index("ix_incidents_open_group", incidents.c.group_key, unique=True,
-      sqlite_where=text("state != 'resolved'"), postgresql_where=text("state != 'resolved'"))
+Index(
+    "ix_incidents_open_group",
+    incidents.c.group_key,
+    unique=True,
+    sqlite_where=text("state != 'resolved'"),
+    postgresql_where=text("state != 'resolved'"),
+)
 Index("ix_incidents_state", incidents.c.state)
 
 timeline = Table(
-    "timeline", metadata,
+    "timeline",
+    metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column(
+        "incident_id",
+        Id,
+        ForeignKey("incidents.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
     Column("at", UtcDateTime(), nullable=False),
     Column("kind", String(64), nullable=False),
     Column("actor", Text, nullable=False),
@@ -114,7 +129,8 @@ timeline = Table(
 )
 
 near_misses = Table(
-    "near_misses", metadata,
+    "near_misses",
+    metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("group_key", String(500), nullable=False),
     Column("service", Text, nullable=False),

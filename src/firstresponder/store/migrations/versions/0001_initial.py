@@ -20,7 +20,8 @@ def _id() -> sa.Column[int]:
 
 def upgrade() -> None:
     op.create_table(
-        "alert_events", _id(),
+        "alert_events",
+        _id(),
         sa.Column("event_key", sa.String(200), nullable=False, unique=True),
         sa.Column("fingerprint", sa.String(64), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
@@ -43,7 +44,8 @@ def upgrade() -> None:
         sa.Column("updated_at", UtcDateTime(), nullable=False),
     )
     op.create_table(
-        "incidents", _id(),
+        "incidents",
+        _id(),
         sa.Column("group_key", sa.String(500), nullable=False),
         sa.Column("service", sa.Text, nullable=False),
         sa.Column("title", sa.Text, nullable=False),
@@ -61,13 +63,21 @@ def upgrade() -> None:
         sa.Column("alerts", sa.JSON, nullable=False),
         sa.Column("classification", sa.JSON, nullable=False),
     )
-    op.create_index("ix_incidents_open_group", "incidents", ["group_key"], unique=True,
-                    sqlite_where=sa.text("state != 'resolved'"),
-                    postgresql_where=sa.text("state != 'resolved'"))
+    op.create_index(
+        "ix_incidents_open_group",
+        "incidents",
+        ["group_key"],
+        unique=True,
+        sqlite_where=sa.text("state != 'resolved'"),
+        postgresql_where=sa.text("state != 'resolved'"),
+    )
     op.create_index("ix_incidents_state", "incidents", ["state"])
     op.create_table(
-        "timeline", _id(),
-        sa.Column("incident_id", Id, sa.ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+        "timeline",
+        _id(),
+        sa.Column(
+            "incident_id", Id, sa.ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("at", UtcDateTime(), nullable=False),
         sa.Column("kind", sa.String(64), nullable=False),
         sa.Column("actor", sa.Text, nullable=False),
@@ -76,7 +86,8 @@ def upgrade() -> None:
     )
     op.create_index("ix_timeline_incident_id", "timeline", ["incident_id"])
     op.create_table(
-        "near_misses", _id(),
+        "near_misses",
+        _id(),
         sa.Column("group_key", sa.String(500), nullable=False),
         sa.Column("service", sa.Text, nullable=False),
         sa.Column("alert", sa.JSON, nullable=False),
