@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from .api import health, incidents
-from .api.errors import error_middleware
+from .api.errors import Handler, error_middleware
 from .api.keys import COMMANDS, CONFIG, INGESTOR, METRICS, STORE
 from .api.webhook import alertmanager_webhook
 from .clock import Clock, SystemClock
@@ -43,6 +43,15 @@ def build_app(
     app.cleanup_ctx.append(_lifecycle(chosen_clock, run_scheduler))
     _routes(app)
     return app
+
+
+@web.middleware
+async def count_api_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """REST API answers by status code (the webhook counts its own)."""
+    response = await handler(request)
+    if request.path.startswith("/api/v1/") and not request.path.startswith("/api/v1/alertmanager"):
+        request.app[METRICS].api_requests.labels(str(response.status)).inc()
+    return response
 
 
 def _routes(app: web.Application) -> None:
