@@ -163,9 +163,22 @@ def load_config(path: str | Path) -> Config:
     raw = expand_env(raw, "", problems)
     raw = _read_secret_files(raw, "", source.parent, problems)
     problems += _schema_problems(raw)
+    problems += _port_problems(raw)
     if problems:
         raise ConfigError(problems)
     return _build(raw, source.parent)
+
+
+def _port_problems(raw: Mapping[str, Any]) -> list[str]:
+    """The schema checks the shape of `listen`; the port's range needs arithmetic."""
+    server = raw.get("server")
+    listen = server.get("listen") if isinstance(server, dict) else None
+    if not isinstance(listen, str):
+        return []
+    port = listen.rpartition(":")[2]
+    if port.isdigit() and len(port) <= 5 and int(port) > 65535:
+        return [f"server.listen: bad value {listen!r} (port must be 0-65535)"]
+    return []
 
 
 def _listen(text: str) -> tuple[str, int]:

@@ -66,7 +66,9 @@ def load_rules_file(path: Path) -> list[ServiceRule]:
         try:
             rules.append(_rule(item, path.name))
         except MatcherError as exc:
-            raise ConfigError([f"{path.name}: services[{i}] ({item['name']}): {exc}"]) from exc
+            problems.append(f"{path.name}: services[{i}] ({item['name']}): {exc}")
+    if problems:
+        raise ConfigError(problems)
     return rules
 
 

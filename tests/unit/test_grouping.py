@@ -1,0 +1,426 @@
+"""Alerts into incidents: declaration, one incident per group, monitoring, reopen, near misses."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from firstresponder.api.payload import parse_notification
+from firstresponder.domain.alerts import AlertStatus
+from firstresponder.domain.classify import LabelClassifier
+from firstresponder.domain.grouping import ClassifiedAlert, GroupEngine, GroupState, Outcome
+from firstresponder.domain.incident import Incident
+from firstresponder.domain.matchers import parse_matcher_list
+from firstresponder.domain.rules import ClassificationSettings, ServiceRule
+from firstresponder.domain.vocabulary import DEFAULT_SEVERITY_MAP, Impact, IncidentState, Severity
+from tests.factories import T0, make_alert, make_payload
+
+RULES = (
+    ServiceRule(
+        "search",
+        parse_matcher_list(['service="search"']),
+        declare_threshold=Impact.PARTIAL_DISRUPTION,
+    ),
+    ServiceRule(
+        "batch", parse_matcher_list(['service="batch"']), declare_after=timedelta(minutes=5)
+    ),
+)
+CLASSIFIER = LabelClassifier(RULES, ClassificationSettings())
+ENGINE = GroupEngine(DEFAULT_SEVERITY_MAP)
+
+
+def minutes(n: float) -> datetime:
+    return T0 + timedelta(minutes=n)
+
+
+def firing(
+    alertname: str = "HighErrorRate",
+    *,
+    starts: datetime = T0,
+    service: str = "checkout",
+    extra: dict[str, str] | None = None,
+    **labels: str,
+) -> dict[str, Any]:
+    return make_alert(
+        labels={"alertname": alertname, "service": service, **labels, **(extra or {})},
+        starts_at=starts,
+    )
+
+
+def resolved(
+    alertname: str = "HighErrorRate",
+    *,
+    starts: datetime = T0,
+    ends: datetime | None = None,
+    service: str = "checkout",
+    extra: dict[str, str] | None = None,
+    **labels: str,
+) -> dict[str, Any]:
+    return make_alert(
+        "resolved",
+        labels={"alertname": alertname, "service": service, **labels, **(extra or {})},
+        starts_at=starts,
+        ends_at=ends or starts + timedelta(minutes=5),
+    )
+
+
+def events(*raw: dict[str, Any]) -> list[ClassifiedAlert]:
+    """Through the real webhook parser, as the daemon sees them."""
+    body = json.dumps(make_payload(*raw)).encode()
+    return [ClassifiedAlert(a, CLASSIFIER.classify(a)) for a in parse_notification(body).alerts]
+
+
+def group_of(*raw: dict[str, Any]) -> GroupState:
+    return GroupState(events(*raw)[0].classification.group_key)
+
+
+def apply(state: GroupState, now: datetime, *raw: dict[str, Any]) -> Outcome:
+    return ENGINE.apply_events(state, events(*raw), now)
+
+
+def open_incident(state: GroupState) -> Incident:
+    assert state.incident is not None
+    return state.incident
+
+
+def state_of(incident: Incident) -> IncidentState:
+    return incident.state
+
+
+def kinds(outcome: Outcome) -> list[str]:
+    return [e.kind for e in outcome.timeline]
+
+
+# --- declaration ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("labels", "impact", "severity"),
+    [
+        ({"impact": "outage"}, Impact.OUTAGE, Severity.S1),
+        ({"severity": "critical"}, Impact.PARTIAL_DISRUPTION, Severity.S2),
+        ({"severity": "warning"}, Impact.DEGRADED, Severity.S3),
+    ],
+)
+def test_first_firing_alert_at_threshold_declares_with_mapped_severity(
+    labels: dict[str, str], impact: Impact, severity: Severity
+) -> None:
+    alert = firing(extra=labels)
+    state = group_of(alert)
+    out = apply(state, minutes(1), alert)
+    incident = open_incident(state)
+    assert out.declared
+    assert (incident.impact, incident.severity) == (impact, severity)
+    assert incident.state is IncidentState.INVESTIGATING
+    assert (incident.service, incident.group_key) == ("checkout", "service=checkout")
+    assert incident.declared_at == minutes(1)
+    assert incident.title.startswith(f"checkout: {impact.value.replace('_', ' ')} — ")
+    assert kinds(out) == ["declared", "alert_firing"]
+    assert f"({severity.value}) from HighErrorRate" in out.timeline[0].message
+    assert out.timeline[0].data["alert_started_at"] == T0.isoformat()
+    assert list(incident.alerts) == ["fp-HighErrorRate-checkout"]
+    assert state.pending == {}
+
+
+def test_several_alerts_of_one_group_make_one_incident() -> None:
+    a, b = firing("HighErrorRate"), firing("HighLatency", severity="warning")
+    state = group_of(a)
+    out = apply(state, minutes(1), a, b)
+    incident = open_incident(state)
+    assert out.declared
+    assert sorted(t.name for t in incident.alerts.values()) == ["HighErrorRate", "HighLatency"]
+    # the worst alert leads the declaration
+    assert incident.impact is Impact.PARTIAL_DISRUPTION
+    assert "from HighErrorRate" in out.timeline[0].message
+    assert kinds(out) == ["declared", "alert_firing", "alert_firing"]
+
+    later = firing("DiskFull", starts=minutes(3), severity="warning")
+    out = apply(state, minutes(3), later)
+    assert state.incident is incident
+    assert not out.declared
+    assert kinds(out) == ["alert_firing"]
+    assert len(incident.alerts) == 3
+
+
+def test_the_lead_alert_is_the_worst_then_the_earliest() -> None:
+    early = firing("Early", severity="warning", starts=T0)
+    worst_late = firing("WorstLate", impact="outage", starts=minutes(2))
+    worst_early = firing("WorstEarly", impact="outage", starts=minutes(1))
+    state = group_of(early)
+    apply(state, minutes(3), early, worst_late, worst_early)
+    incident = open_incident(state)
+    assert incident.impact is Impact.OUTAGE
+    assert "WorstEarly" in incident.title
+
+
+def test_a_repeat_delivery_of_a_firing_alert_adds_nothing_to_the_timeline() -> None:
+    alert = firing()
+    state = group_of(alert)
+    apply(state, minutes(1), alert)
+    out = apply(state, minutes(2), alert)
+    assert out.timeline == []
+    assert not out.declared
+
+
+# --- monitoring and reopen --------------------------------------------------------------
+
+
+def _declared(*raw: dict[str, Any]) -> GroupState:
+    state = group_of(raw[0])
+    assert apply(state, minutes(1), *raw).declared
+    return state
+
+
+def test_all_alerts_recovered_moves_to_monitoring_not_resolved() -> None:
+    state = _declared(firing("A"), firing("B"))
+    incident = open_incident(state)
+
+    out = apply(state, minutes(5), resolved("A"))
+    assert incident.state is IncidentState.INVESTIGATING
+    assert kinds(out) == ["alert_resolved"]
+
+    out = apply(state, minutes(6), resolved("B"))
+    assert state_of(incident) is IncidentState.MONITORING
+    assert incident.is_open and incident.resolved_at is None
+    assert kinds(out) == ["alert_resolved", "state_changed"]
+    assert out.timeline[-1].message == "State investigating → monitoring: all alerts recovered"
+
+
+def test_recovery_from_identified_also_moves_to_monitoring() -> None:
+    state = _declared(firing())
+    incident = open_incident(state)
+    incident.set_state(IncidentState.IDENTIFIED, "alice", minutes(2))
+    apply(state, minutes(6), resolved())
+    assert incident.state is IncidentState.MONITORING
+
+
+@pytest.mark.parametrize("refire", ["same alert, new startsAt", "another alert"])
+def test_a_refire_during_monitoring_reopens_the_same_incident(refire: str) -> None:
+    state = _declared(firing())
+    incident = open_incident(state)
+    apply(state, minutes(6), resolved())
+    assert incident.state is IncidentState.MONITORING
+
+    again = (
+        firing(starts=minutes(20))
+        if refire == "same alert, new startsAt"
+        else firing("HighLatency", starts=minutes(20))
+    )
+    out = apply(state, minutes(20), again)
+    assert state.incident is incident
+    assert not out.declared
+    assert state_of(incident) is IncidentState.INVESTIGATING
+    assert kinds(out) == ["alert_firing", "state_changed"]
+    assert "reopened" in out.timeline[-1].message and "fired again" in out.timeline[-1].message
+
+
+def test_a_refire_while_identified_keeps_identified() -> None:
+    state = _declared(firing("A"), firing("B"))
+    incident = open_incident(state)
+    incident.set_state(IncidentState.IDENTIFIED, "alice", minutes(2))
+    out = apply(state, minutes(5), firing("C", starts=minutes(5)))
+    assert incident.state is IncidentState.IDENTIFIED
+    assert kinds(out) == ["alert_firing"]
+
+
+# --- stale and out-of-order deliveries --------------------------------------------------
+
+
+def test_a_late_firing_after_its_recovery_is_ignored() -> None:
+    state = _declared(firing())
+    incident = open_incident(state)
+    apply(state, minutes(6), resolved())
+    out = apply(state, minutes(7), firing())  # same startsAt: an older delivery
+    assert out.timeline == [] and not out.declared
+    assert incident.state is IncidentState.MONITORING
+    assert incident.alerts["fp-HighErrorRate-checkout"].status is AlertStatus.RESOLVED
+
+
+def test_an_older_firing_after_a_newer_one_is_ignored() -> None:
+    state = _declared(firing(starts=minutes(10)))
+    incident = open_incident(state)
+    out = apply(state, minutes(12), firing(starts=T0))
+    assert out.timeline == []
+    assert incident.alerts["fp-HighErrorRate-checkout"].starts_at == minutes(10)
+
+
+def test_an_old_recovery_does_not_resolve_a_newer_firing() -> None:
+    state = _declared(firing(starts=minutes(10)))
+    incident = open_incident(state)
+    out = apply(state, minutes(12), resolved(starts=T0, ends=minutes(5)))
+    assert out.timeline == []
+    assert incident.state is IncidentState.INVESTIGATING
+    assert incident.alerts["fp-HighErrorRate-checkout"].status is AlertStatus.FIRING
+
+
+def test_events_of_one_batch_apply_in_time_order() -> None:
+    state = _declared(firing())
+    incident = open_incident(state)
+    # delivered newest first: the re-fire at 20m must win over the recovery at 5m
+    out = apply(state, minutes(21), firing(starts=minutes(20)), resolved(ends=minutes(5)))
+    assert incident.state is IncidentState.INVESTIGATING
+    assert incident.alerts["fp-HighErrorRate-checkout"].status is AlertStatus.FIRING
+    assert kinds(out) == ["alert_resolved", "alert_firing"]
+
+
+def test_the_recovery_of_an_alert_the_incident_never_saw_changes_nothing() -> None:
+    state = _declared(firing())
+    incident = open_incident(state)
+    out = apply(state, minutes(6), resolved("Unrelated"))
+    assert out.timeline == []
+    assert incident.state is IncidentState.INVESTIGATING
+    assert "fp-Unrelated-checkout" not in incident.alerts
+
+
+# --- near misses ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("alert_labels", "threshold"),
+    [
+        ({"service": "checkout", "severity": "info"}, "degraded"),
+        ({"service": "checkout", "impact": "operational"}, "degraded"),
+        ({"service": "search", "severity": "warning"}, "partial_disruption"),
+    ],
+)
+def test_a_below_threshold_alert_that_recovers_is_a_near_miss(
+    alert_labels: dict[str, str], threshold: str
+) -> None:
+    fired, recovered = firing(extra=alert_labels), resolved(extra=alert_labels)
+    state = group_of(fired)
+    out = apply(state, minutes(1), fired)
+    assert not out.declared and state.incident is None
+    assert out.pending_changed and len(state.pending) == 1
+    assert ENGINE.promote_due(state, minutes(60)).declared is False
+
+    out = apply(state, minutes(6), recovered)
+    assert state.incident is None and state.pending == {}
+    (miss,) = out.near_misses
+    assert miss.reason == f"below the declare threshold ({threshold})"
+    assert miss.service == alert_labels["service"]
+    assert miss.group_key == state.group_key
+    assert miss.recovered_at == minutes(5)
+    assert miss.alert.name == "HighErrorRate"
+
+
+def test_a_below_threshold_alert_joins_an_incident_declared_later() -> None:
+    quiet = firing("Quiet", severity="info")
+    state = group_of(quiet)
+    apply(state, minutes(1), quiet)
+    out = apply(state, minutes(2), firing("Loud", starts=minutes(2)))
+    incident = open_incident(state)
+    assert out.declared
+    assert sorted(t.name for t in incident.alerts.values()) == ["Loud", "Quiet"]
+    assert incident.impact is Impact.PARTIAL_DISRUPTION
+    assert state.pending == {}
+
+
+# --- declare_after ----------------------------------------------------------------------
+
+
+def test_declare_after_waits_then_promote_due_declares_on_time() -> None:
+    alert = firing(service="batch", starts=T0)
+    state = group_of(alert)
+    out = apply(state, minutes(1), alert)
+    assert not out.declared and state.incident is None
+    (held,) = state.pending.values()
+    assert held.declare_at == minutes(5)  # measured from startsAt, not from arrival
+
+    assert not ENGINE.promote_due(state, minutes(5) - timedelta(seconds=1)).declared
+    assert state.incident is None
+
+    out = ENGINE.promote_due(state, minutes(5))
+    incident = open_incident(state)
+    assert out.declared
+    assert incident.declared_at == minutes(5)
+    assert (incident.service, incident.severity) == ("batch", Severity.S2)
+    assert kinds(out) == ["declared", "alert_firing"]
+    assert state.pending == {}
+
+
+def test_an_alert_already_older_than_declare_after_declares_on_arrival() -> None:
+    alert = firing(service="batch", starts=T0)
+    state = group_of(alert)
+    assert apply(state, minutes(9), alert).declared
+
+
+def test_recovery_before_declare_after_is_a_near_miss() -> None:
+    state = group_of(firing(service="batch"))
+    apply(state, minutes(1), firing(service="batch"))
+    out = apply(state, minutes(4), resolved(service="batch", ends=minutes(3)))
+    (miss,) = out.near_misses
+    assert miss.reason == "recovered before declaration"
+    assert miss.recovered_at == minutes(3)
+    assert state.pending == {}
+    assert not ENGINE.promote_due(state, minutes(10)).declared
+    assert state.incident is None
+
+
+def test_a_starts_at_in_the_future_does_not_postpone_an_immediate_declaration() -> None:
+    skewed = firing(starts=minutes(31))  # the sender's clock runs 30 minutes fast
+    state = group_of(skewed)
+    assert apply(state, minutes(1), skewed).declared
+    assert open_incident(state).declared_at == minutes(1)
+
+
+def test_a_starts_at_in_the_future_counts_declare_after_from_now() -> None:
+    skewed = firing(service="batch", starts=minutes(31))
+    state = group_of(skewed)
+    apply(state, minutes(1), skewed)
+    (held,) = state.pending.values()
+    assert held.declare_at == minutes(6)
+    assert ENGINE.promote_due(state, minutes(6)).declared
+    assert open_incident(state).declared_at == minutes(6)
+
+
+# --- after resolution, severity ---------------------------------------------------------
+
+
+def test_a_resolved_incidents_group_gets_a_new_incident_on_the_next_firing() -> None:
+    state = _declared(firing())
+    old = open_incident(state)
+    old.resolve("alice", minutes(10))
+
+    out = apply(state, minutes(30), firing(starts=minutes(30)))
+    new = open_incident(state)
+    assert out.declared
+    assert new is not old
+    assert new.state is IncidentState.INVESTIGATING and new.declared_at == minutes(30)
+    assert old.state is IncidentState.RESOLVED
+    assert len(old.alerts) == 1
+
+
+def test_a_recovery_after_resolution_declares_nothing() -> None:
+    state = _declared(firing())
+    open_incident(state).resolve("alice", minutes(3))
+    out = apply(state, minutes(6), resolved())
+    assert not out.declared and out.near_misses == [] and state.pending == {}
+
+
+@pytest.mark.parametrize("quieter", ["warning", "info"])
+def test_severity_is_never_lowered_when_a_lower_impact_alert_joins(quieter: str) -> None:
+    state = _declared(firing(impact="outage"))
+    incident = open_incident(state)
+    out = apply(state, minutes(2), firing("Minor", severity=quieter, starts=minutes(2)))
+    assert (incident.impact, incident.severity) == (Impact.OUTAGE, Severity.S1)
+    assert kinds(out) == ["alert_firing"]
+
+
+def test_a_worse_alert_joining_raises_impact_and_severity() -> None:
+    state = _declared(firing(severity="warning"))
+    incident = open_incident(state)
+    assert incident.severity is Severity.S3
+    out = apply(state, minutes(2), firing("CheckoutDown", impact="outage", starts=minutes(2)))
+    assert (incident.impact, incident.severity) == (Impact.OUTAGE, Severity.S1)
+    assert kinds(out) == ["alert_firing", "impact_raised", "severity_raised"]
+
+
+def test_a_human_lowered_severity_is_not_raised_by_an_equal_alert() -> None:
+    state = _declared(firing(severity="critical"))
+    incident = open_incident(state)
+    incident.set_severity(Severity.S4, "alice", minutes(2))
+    apply(state, minutes(3), firing("Another", severity="critical", starts=minutes(3)))
+    assert incident.severity is Severity.S4
