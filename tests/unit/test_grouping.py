@@ -122,7 +122,7 @@ def test_first_firing_alert_at_threshold_declares_with_mapped_severity(
     assert f"({severity.value}) from HighErrorRate" in out.timeline[0].message
     assert out.timeline[0].data["alert_started_at"] == T0.isoformat()
     assert list(incident.alerts) == ["fp-HighErrorRate-checkout"]
-    assert state.pending == {}
+    assert firing_pending(state) == []
 
 
 def test_several_alerts_of_one_group_make_one_incident() -> None:
@@ -272,7 +272,9 @@ def test_the_recovery_of_an_alert_the_incident_never_saw_changes_nothing() -> No
     out = apply(state, minutes(6), resolved("Unrelated"))
     assert out.timeline == []
     assert incident.state is IncidentState.INVESTIGATING
-    assert "fp-Unrelated-checkout" not in incident.alerts
+    # Remembered as recovered (so a late firing is stale), never counted as firing.
+    assert incident.alerts["fp-Unrelated-checkout"].status is AlertStatus.RESOLVED
+    assert "fp-Unrelated-checkout" not in [a.fingerprint for a in incident.firing_alerts]
 
 
 # --- near misses ------------------------------------------------------------------------
@@ -297,7 +299,7 @@ def test_a_below_threshold_alert_that_recovers_is_a_near_miss(
     assert ENGINE.promote_due(state, minutes(60)).declared is False
 
     out = apply(state, minutes(6), recovered)
-    assert state.incident is None and state.pending == {}
+    assert state.incident is None and firing_pending(state) == []
     (miss,) = out.near_misses
     assert miss.reason == f"below the declare threshold ({threshold})"
     assert miss.service == alert_labels["service"]
@@ -315,7 +317,7 @@ def test_a_below_threshold_alert_joins_an_incident_declared_later() -> None:
     assert out.declared
     assert sorted(t.name for t in incident.alerts.values()) == ["Loud", "Quiet"]
     assert incident.impact is Impact.PARTIAL_DISRUPTION
-    assert state.pending == {}
+    assert firing_pending(state) == []
 
 
 # --- declare_after ----------------------------------------------------------------------
@@ -338,7 +340,7 @@ def test_declare_after_waits_then_promote_due_declares_on_time() -> None:
     assert incident.declared_at == minutes(5)
     assert (incident.service, incident.severity) == ("batch", Severity.S2)
     assert kinds(out) == ["declared", "alert_firing"]
-    assert state.pending == {}
+    assert firing_pending(state) == []
 
 
 def test_an_alert_already_older_than_declare_after_declares_on_arrival() -> None:
@@ -354,7 +356,7 @@ def test_recovery_before_declare_after_is_a_near_miss() -> None:
     (miss,) = out.near_misses
     assert miss.reason == "recovered before declaration"
     assert miss.recovered_at == minutes(3)
-    assert state.pending == {}
+    assert firing_pending(state) == []
     assert not ENGINE.promote_due(state, minutes(10)).declared
     assert state.incident is None
 
@@ -397,7 +399,7 @@ def test_a_recovery_after_resolution_declares_nothing() -> None:
     state = _declared(firing())
     open_incident(state).resolve("alice", minutes(3))
     out = apply(state, minutes(6), resolved())
-    assert not out.declared and out.near_misses == [] and state.pending == {}
+    assert not out.declared and out.near_misses == [] and firing_pending(state) == []
 
 
 @pytest.mark.parametrize("quieter", ["warning", "info"])
@@ -424,3 +426,71 @@ def test_a_human_lowered_severity_is_not_raised_by_an_equal_alert() -> None:
     incident.set_severity(Severity.S4, "alice", minutes(2))
     apply(state, minutes(3), firing("Another", severity="critical", starts=minutes(3)))
     assert incident.severity is Severity.S4
+
+
+def firing_pending(state: GroupState) -> list[str]:
+    return [fp for fp, held in state.pending.items() if held.alert.is_firing]
+
+
+# --- Reordered deliveries: a recovery that overtakes its own firing ---------------------
+
+
+def _events_of(*alerts: dict[str, Any]) -> list[ClassifiedAlert]:
+    notification = parse_notification(json.dumps(make_payload(*alerts)).encode())
+    classifier = LabelClassifier((), ClassificationSettings())
+    return [ClassifiedAlert(a, classifier.classify(a)) for a in notification.alerts]
+
+
+def test_late_firing_after_its_recovery_declares_nothing() -> None:
+    engine = GroupEngine(DEFAULT_SEVERITY_MAP)
+    state = GroupState("service=checkout")
+    now = T0 + timedelta(minutes=10)
+    engine.apply_events(
+        state, _events_of(make_alert("resolved", ends_at=T0 + timedelta(minutes=5))), now
+    )
+    out = engine.apply_events(state, _events_of(make_alert("firing")), now)
+    assert state.incident is None
+    assert not out.declared
+
+
+def test_late_firing_inside_an_incident_does_not_undo_its_recovery() -> None:
+    engine = GroupEngine(DEFAULT_SEVERITY_MAP)
+    state = GroupState("service=checkout")
+    other = make_alert(labels={"alertname": "Latency"}, fingerprint="fp-latency")
+    engine.apply_events(state, _events_of(other), T0)
+    assert state.incident is not None
+    late = make_alert(fingerprint="fp-late")
+    engine.apply_events(
+        state, _events_of({**late, "status": "resolved", "endsAt": "2026-11-23T03:04:00Z"}), T0
+    )
+    engine.apply_events(state, _events_of(late), T0)
+    assert "fp-late" not in [a.fingerprint for a in state.incident.firing_alerts]
+
+
+def test_stray_recovery_does_not_move_a_manual_incident_to_monitoring() -> None:
+    engine = GroupEngine(DEFAULT_SEVERITY_MAP)
+    state = GroupState("service=checkout")
+    engine.apply_events(state, _events_of(make_alert()), T0)
+    assert state.incident is not None
+    state.incident.alerts.clear()  # as for an incident declared by hand
+    stray = make_alert("resolved", fingerprint="fp-stray", ends_at=T0 + timedelta(minutes=1))
+    engine.apply_events(state, _events_of(stray), T0 + timedelta(minutes=2))
+    assert state.incident.state is IncidentState.INVESTIGATING
+
+
+def test_firing_and_recovery_in_one_batch_declare_then_monitor() -> None:
+    engine = GroupEngine(DEFAULT_SEVERITY_MAP)
+    state = GroupState("service=checkout")
+    events = _events_of(make_alert(), make_alert("resolved", ends_at=T0 + timedelta(minutes=1)))
+    out = engine.apply_events(state, events, T0 + timedelta(minutes=2))
+    assert out.declared and not out.near_misses
+    assert state.incident is not None and state.incident.state is IncidentState.MONITORING
+
+
+def test_recoveries_seen_without_firing_are_forgotten_after_a_day() -> None:
+    engine = GroupEngine(DEFAULT_SEVERITY_MAP)
+    state = GroupState("service=checkout")
+    engine.apply_events(state, _events_of(make_alert("resolved", ends_at=T0)), T0)
+    assert state.pending
+    engine.promote_due(state, T0 + timedelta(days=1, minutes=1))
+    assert not state.pending

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from .alerts import Alert, AlertStatus
 from .classify import Classification
 from .incident import Incident, TimelineEntry, TrackedAlert
 from .vocabulary import Impact, IncidentState, Severity
+
+# How long a recovery seen without its firing is remembered, so a late firing is stale.
+RECOVERY_MEMORY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class Outcome:
     timeline: list[TimelineEntry] = field(default_factory=list)
     near_misses: list[NearMiss] = field(default_factory=list)
     pending_changed: bool = False
+    alerts_recovered: bool = False
 
     @property
     def incident_changed(self) -> bool:
@@ -92,6 +96,16 @@ def _is_stale(known: TrackedAlert | None, alert: Alert) -> bool:
     return known.status is AlertStatus.RESOLVED and alert.is_firing
 
 
+def _title(service: str, alert: TrackedAlert) -> str:
+    return f"{service}: {alert.impact.value.replace('_', ' ')} — {alert.summary}"[:200]
+
+
+def _retitle(incident: Incident, alert: TrackedAlert) -> None:
+    """The title names the worst evidence; a hand-declared incident keeps its own."""
+    if incident.source == "alertmanager":
+        incident.title = _title(incident.service, alert)
+
+
 class GroupEngine:
     """Applies alert events to a group; holds only configuration."""
 
@@ -107,6 +121,9 @@ class GroupEngine:
                 self._into_incident(state.incident, event, now, out)
             else:
                 self._into_pending(state, event, now, out)
+                # Declare as soon as an alert is due, not at the end of the batch: a
+                # recovery later in the same batch then finds the incident, not a near miss.
+                self._declare_due(state, now, out)
         self._settle(state, now, out)
         return out
 
@@ -149,11 +166,15 @@ class GroupEngine:
                     now,
                     f"reopened, {alert.name} fired again",
                 )
-            out.timeline += incident.raise_impact(
+            raised = incident.raise_impact(
                 event.classification.impact, self.severity_map, now, event.classification.reason
             )
+            if raised:
+                _retitle(incident, _tracked(event))
+            out.timeline += raised
         elif known is not None and known.status is AlertStatus.FIRING:
             incident.alerts[alert.fingerprint] = _tracked(event)
+            out.alerts_recovered = True
             out.timeline.append(
                 TimelineEntry(
                     now,
@@ -162,7 +183,10 @@ class GroupEngine:
                     data={"fingerprint": alert.fingerprint},
                 )
             )
-        # A recovery of an alert this incident never saw firing changes nothing.
+        elif known is None:
+            # Remember a recovery that overtook its firing (HA peers and retries reorder),
+            # so the late firing is recognised as stale instead of reopening anything.
+            incident.alerts[alert.fingerprint] = _tracked(event)
 
     def _into_pending(
         self, state: GroupState, event: ClassifiedAlert, now: datetime, out: Outcome
@@ -177,8 +201,8 @@ class GroupEngine:
             due = min(alert.starts_at, now) + c.declare_after if declares else None
             state.pending[alert.fingerprint] = PendingAlert(_tracked(event), c.service, due)
             out.pending_changed = True
-        elif held is not None and held.alert.starts_at == alert.starts_at:
-            del state.pending[alert.fingerprint]
+        elif held is not None and held.alert.is_firing and held.alert.starts_at == alert.starts_at:
+            state.pending[alert.fingerprint] = PendingAlert(_tracked(event), c.service, None)
             out.pending_changed = True
             reason = (
                 "recovered before declaration"
@@ -189,6 +213,10 @@ class GroupEngine:
             out.near_misses.append(
                 NearMiss(state.group_key, c.service, _tracked(event), recovered, reason)
             )
+        else:
+            # A recovery we never saw fire: keep it as a tombstone so a late firing is stale.
+            state.pending[alert.fingerprint] = PendingAlert(_tracked(event), c.service, None)
+            out.pending_changed = True
 
     def _settle(self, state: GroupState, now: datetime, out: Outcome) -> None:
         incident = state.incident
@@ -196,26 +224,45 @@ class GroupEngine:
             self._absorb_pending(state, incident, now, out)
             self._maybe_monitoring(incident, now, out)
             return
+        self._declare_due(state, now, out)
+        self._forget_old_recoveries(state, now, out)
+
+    def _declare_due(self, state: GroupState, now: datetime, out: Outcome) -> None:
+        if state.incident is not None and state.incident.is_open:
+            return
         due = [
-            p for p in state.pending.values() if p.declare_at is not None and p.declare_at <= now
+            p
+            for p in state.pending.values()
+            if p.alert.is_firing and p.declare_at is not None and p.declare_at <= now
         ]
         if due:
             self._declare(state, due, now, out)
+
+    def _forget_old_recoveries(self, state: GroupState, now: datetime, out: Outcome) -> None:
+        for fingerprint, held in list(state.pending.items()):
+            ended = held.alert.ends_at or held.alert.starts_at
+            if not held.alert.is_firing and now - ended > RECOVERY_MEMORY:
+                del state.pending[fingerprint]
+                out.pending_changed = True
 
     def _absorb_pending(
         self, state: GroupState, incident: Incident, now: datetime, out: Outcome
     ) -> None:
         for fingerprint, held in list(state.pending.items()):
             incident.alerts[fingerprint] = held.alert
-            out.timeline += incident.raise_impact(
-                held.alert.impact, self.severity_map, now, held.alert.reason
-            )
+            if held.alert.is_firing:
+                raised = incident.raise_impact(
+                    held.alert.impact, self.severity_map, now, held.alert.reason
+                )
+                if raised:
+                    _retitle(incident, held.alert)
+                out.timeline += raised
             del state.pending[fingerprint]
             out.pending_changed = True
 
     def _maybe_monitoring(self, incident: Incident, now: datetime, out: Outcome) -> None:
         if (
-            incident.alerts
+            out.alerts_recovered
             and not incident.firing_alerts
             and incident.state in (IncidentState.INVESTIGATING, IncidentState.IDENTIFIED)
         ):
@@ -232,7 +279,7 @@ class GroupEngine:
             id=0,
             group_key=state.group_key,
             service=service,
-            title=f"{service}: {first.impact.value.replace('_', ' ')} — {first.summary}"[:200],
+            title=_title(service, first),
             impact=first.impact,
             severity=self.severity_map[first.impact],
             state=IncidentState.INVESTIGATING,
@@ -257,7 +304,7 @@ class GroupEngine:
         )
         state.incident = incident
         self._absorb_pending(state, incident, now, out)
-        for tracked in incident.alerts.values():
+        for tracked in incident.firing_alerts:
             out.timeline.append(
                 TimelineEntry(
                     now,

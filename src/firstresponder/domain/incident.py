@@ -41,6 +41,10 @@ class TrackedAlert:
     impact: Impact
     reason: str
 
+    @property
+    def is_firing(self) -> bool:
+        return self.status is AlertStatus.FIRING
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "fingerprint": self.fingerprint,
