@@ -7,12 +7,14 @@ import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator
+from ssl import SSLContext
 
+import aiohttp
 from aiohttp import web
 
 from .api import health, incidents
 from .api.errors import Handler, error_middleware
-from .api.keys import COMMANDS, CONFIG, INGESTOR, METRICS, STORE
+from .api.keys import COMMANDS, CONFIG, INGESTOR, METRICS, SCHEDULER, STORE
 from .api.webhook import alertmanager_webhook
 from .clock import Clock, SystemClock
 from .commands import IncidentCommands
@@ -21,7 +23,10 @@ from .domain.classify import LabelClassifier
 from .domain.grouping import GroupEngine
 from .ingest import Ingestor, refresh_open_counts
 from .metrics import Metrics
+from .prometheus import PrometheusClient, build_ssl_context
+from .reevaluate import Reevaluator
 from .scheduler import Scheduler
+from .slo_eval import SloEvaluator
 from .store.sql import SqlStore
 
 log = logging.getLogger(__name__)
@@ -65,6 +70,25 @@ def _routes(app: web.Application) -> None:
     router.add_get("/metrics", health.metrics)
 
 
+def _prometheus_client(config: Config, session: aiohttp.ClientSession) -> PrometheusClient | None:
+    prom = config.prometheus
+    if not prom.url:
+        return None
+    ssl: SSLContext | bool | None = None
+    if prom.ca_file or prom.cert_file or prom.insecure_skip_verify:
+        ssl = build_ssl_context(
+            prom.ca_file, prom.insecure_skip_verify, prom.cert_file, prom.key_file
+        )
+    return PrometheusClient(
+        session,
+        prom.url,
+        timeout=prom.timeout.total_seconds(),
+        bearer_token=prom.bearer_token,
+        basic_auth=prom.basic_auth,
+        ssl=ssl,
+    )
+
+
 def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-def]
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         config, metrics = app[CONFIG], app[METRICS]
@@ -74,19 +98,38 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
             busy_timeout_s=config.store.busy_timeout.total_seconds(),
         )
         await store.migrate()
+        session = aiohttp.ClientSession()
         classifier = LabelClassifier(config.rules, config.classification)
-        ingestor = Ingestor(store, classifier, GroupEngine(config.severity_map), clock, metrics)
-        app[STORE] = store
-        app[INGESTOR] = ingestor
-        app[COMMANDS] = IncidentCommands(store, classifier, config.severity_map, clock, metrics)
-        await refresh_open_counts(store, metrics)
-        task = (
-            asyncio.create_task(Scheduler(ingestor, store, clock, metrics).run())
-            if run_scheduler
-            else None
+        evaluator = SloEvaluator(
+            _prometheus_client(config, session),
+            clock,
+            metrics,
+            config.prometheus.timeout.total_seconds(),
         )
+        ingestor = Ingestor(
+            store, classifier, GroupEngine(config.severity_map), clock, metrics, evaluator
+        )
+        commands = IncidentCommands(store, classifier, config.severity_map, clock, metrics)
+        app[STORE], app[INGESTOR], app[COMMANDS] = store, ingestor, commands
+        app[SCHEDULER] = Scheduler(
+            ingestor,
+            store,
+            clock,
+            metrics,
+            reevaluator=Reevaluator(
+                store, classifier, evaluator, commands, dict(config.severity_map)
+            ),
+            reevaluate_every=config.prometheus.evaluation_interval,
+        )
+        await refresh_open_counts(store, metrics)
+        task = asyncio.create_task(app[SCHEDULER].run()) if run_scheduler else None
         log.info(
-            "firstresponder started", extra={"rules": len(config.rules), "store": store.dialect}
+            "firstresponder started",
+            extra={
+                "rules": len(config.rules),
+                "store": store.dialect,
+                "prometheus": bool(config.prometheus.url),
+            },
         )
         yield
         if task is not None:
@@ -94,6 +137,7 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await ingestor.drain()
+        await session.close()
         await store.close()
         log.info("firstresponder stopped")
 

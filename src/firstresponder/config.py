@@ -60,6 +60,13 @@ class StoreConfig:
 class PrometheusConfig:
     url: str = ""
     timeout: timedelta = timedelta(seconds=5)
+    evaluation_interval: timedelta = timedelta(seconds=30)
+    bearer_token: str | None = field(default=None, repr=False)
+    basic_auth: tuple[str, str] | None = field(default=None, repr=False)
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    insecure_skip_verify: bool = False
 
 
 @dataclass(frozen=True)
@@ -260,11 +267,29 @@ def _build(raw: Mapping[str, Any], base: Path) -> Config:
         severity_map=severity_map,
         rules=rules,
         rules_dir=rules_dir,
-        prometheus=PrometheusConfig(
-            prom.get("url", "").rstrip("/"), parse_duration(prom.get("timeout", "5s"))
-        ),
+        prometheus=_prometheus(prom, base),
         log_level=logging_raw.get("level", "info"),
         log_format=logging_raw.get("format", "json"),
+    )
+
+
+def _prometheus(raw: Mapping[str, Any], base: Path) -> PrometheusConfig:
+    basic = raw.get("basic_auth")
+    tls = raw.get("tls", {})
+
+    def local(name: str) -> str | None:
+        return str(base / tls[name]) if name in tls else None
+
+    return PrometheusConfig(
+        url=raw.get("url", "").rstrip("/"),
+        timeout=parse_duration(raw.get("timeout", "5s")),
+        evaluation_interval=parse_duration(raw.get("evaluation_interval", "30s")),
+        bearer_token=raw.get("bearer_token"),
+        basic_auth=(basic["username"], basic.get("password", "")) if basic else None,
+        ca_file=local("ca_file"),
+        cert_file=local("cert_file"),
+        key_file=local("key_file"),
+        insecure_skip_verify=bool(tls.get("insecure_skip_verify", False)),
     )
 
 

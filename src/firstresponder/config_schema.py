@@ -93,6 +93,18 @@ CONFIG_SCHEMA: dict[str, Any] = _obj(
             {
                 "url": {"type": "string", "pattern": "^https?://"},
                 "timeout": DURATION,
+                "evaluation_interval": DURATION,
+                "bearer_token": SECRET,
+                "bearer_token_file": SECRET,
+                "basic_auth": _BASIC,
+                "tls": _obj(
+                    {
+                        "ca_file": {"type": "string", "minLength": 1},
+                        "cert_file": {"type": "string", "minLength": 1},
+                        "key_file": {"type": "string", "minLength": 1},
+                        "insecure_skip_verify": {"type": "boolean"},
+                    }
+                ),
             }
         ),
         "logging": _obj(
@@ -103,6 +115,57 @@ CONFIG_SCHEMA: dict[str, Any] = _obj(
         ),
     },
     ["store"],
+)
+
+_RATIO = {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}
+_TEMPLATE = {"type": "string", "minLength": 1, "pattern": r"\{\{window\}\}"}
+SLO_SCHEMA: dict[str, Any] = _obj(
+    {
+        "objective": _RATIO,
+        "apdex_objective": _RATIO,
+        "outage_line": _RATIO,
+        "parts_label": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+        "sustain": DURATION,
+        "hysteresis": {"type": "number", "minimum": 0, "maximum": 0.5},
+        "burn_windows": {
+            "type": "array",
+            "minItems": 1,
+            "items": _obj(
+                {
+                    "severity": {"enum": ["page", "ticket"]},
+                    "factor": {"type": "number", "exclusiveMinimum": 0},
+                    "long": DURATION,
+                    "short": DURATION,
+                },
+                ["severity", "factor", "long", "short"],
+            ),
+        },
+        "source": {
+            "type": "object",
+            "minProperties": 1,
+            "maxProperties": 1,
+            "additionalProperties": False,
+            "properties": {
+                "sloth": _obj(
+                    {
+                        "service": {"type": "string", "minLength": 1},
+                        "slo": {"type": "string", "minLength": 1},
+                    },
+                    ["slo"],
+                ),
+                "pyrra": _obj(
+                    {
+                        "slo": {"type": "string", "minLength": 1},
+                        "metric": {"type": "string", "minLength": 1},
+                    },
+                    ["slo", "metric"],
+                ),
+                "promql": _obj({"error_ratio": _TEMPLATE}, ["error_ratio"]),
+            },
+        },
+        "apdex_query": _TEMPLATE,
+    },
+    ["objective", "outage_line", "source"],
 )
 
 RULES_SCHEMA: dict[str, Any] = _obj(
@@ -135,6 +198,7 @@ RULES_SCHEMA: dict[str, Any] = _obj(
                     "default_impact": {"enum": IMPACTS},
                     "declare_threshold": {"enum": IMPACTS[1:]},
                     "declare_after": DURATION,
+                    "slo": SLO_SCHEMA,
                 },
                 ["name", "match"],
             ),

@@ -17,10 +17,11 @@ from sqlalchemy.exc import IntegrityError
 
 from .clock import Clock
 from .domain.alerts import Notification
-from .domain.classify import LabelClassifier
+from .domain.classify import LabelClassifier, with_slo
 from .domain.grouping import ClassifiedAlert, GroupEngine, Outcome
 from .domain.incident import Incident
 from .metrics import Metrics
+from .slo_eval import SloEvaluator
 from .store.ports import Database
 
 log = logging.getLogger(__name__)
@@ -52,22 +53,53 @@ class Ingestor:
         engine: GroupEngine,
         clock: Clock,
         metrics: Metrics,
+        slo: SloEvaluator | None = None,
     ) -> None:
         self._store = store
         self._classifier = classifier
         self._engine = engine
         self._clock = clock
         self._metrics = metrics
+        self._slo = slo
         self._queue: list[_Job] = []
         self._flusher: asyncio.Task[None] | None = None
 
     async def submit(self, notification: Notification) -> IngestReport:
         events = [ClassifiedAlert(a, self._classifier.classify(a)) for a in notification.alerts]
+        if self._slo is not None and self._slo.enabled:
+            events = await self._with_live_numbers(events)
         job = _Job(notification, events, asyncio.get_running_loop().create_future())
         self._queue.append(job)
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
         return await asyncio.shield(job.done)
+
+    async def _with_live_numbers(self, events: list[ClassifiedAlert]) -> list[ClassifiedAlert]:
+        """Firing alerts of services with an SLO: let Prometheus's numbers decide (fail open)."""
+        assert self._slo is not None
+        rules = {}
+        for event in events:
+            rule = self._classifier.rule_for(event.classification.service)
+            if event.alert.is_firing and rule is not None and rule.slo is not None:
+                rules[rule.service] = rule
+        if not rules:
+            return events
+        outcomes = dict(
+            zip(
+                rules,
+                await asyncio.gather(*(self._slo.evaluate(r) for r in rules.values())),
+                strict=True,
+            )
+        )
+        refined = []
+        for event in events:
+            outcome = outcomes.get(event.classification.service)
+            if outcome is not None and event.alert.is_firing:
+                event = ClassifiedAlert(
+                    event.alert, with_slo(event.classification, outcome.verdict, outcome.failure)
+                )
+            refined.append(event)
+        return refined
 
     async def drain(self) -> None:
         """Finish every accepted job (shutdown)."""

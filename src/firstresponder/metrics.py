@@ -66,6 +66,18 @@ class Metrics:
             ["code"],
             registry=r,
         )
+        self.prometheus_query_errors = Counter(
+            "firstresponder_prometheus_query_errors",
+            "SLO evaluations that fell back to alert labels, by kind of failure.",
+            ["kind"],
+            registry=r,
+        )
+        self.slo_evaluations = Counter(
+            "firstresponder_slo_evaluations",
+            "SLO evaluations against Prometheus, by result.",
+            ["result"],
+            registry=r,
+        )
         for severity in Severity:
             self.open_incidents.labels(severity.value).set(0)
 

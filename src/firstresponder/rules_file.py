@@ -10,7 +10,9 @@ import yaml
 
 from .config_schema import RULES_SCHEMA
 from .domain.matchers import MatcherError, parse_matcher_list
-from .domain.rules import ImpactMapping, ServiceRule
+from .domain.rules import ImpactMapping, ServiceRule, SloRule
+from .domain.slo import DEFAULT_BURN_WINDOWS, BurnWindow, SloSpec
+from .domain.slo_queries import PromqlSource, PyrraSource, SloSource, SlothSource
 from .domain.vocabulary import Impact
 from .durations import parse_duration
 from .errors import ConfigError
@@ -65,7 +67,7 @@ def load_rules_file(path: Path) -> list[ServiceRule]:
     for i, item in enumerate(raw["services"]):
         try:
             rules.append(_rule(item, path.name))
-        except MatcherError as exc:
+        except (MatcherError, ValueError) as exc:
             problems.append(f"{path.name}: services[{i}] ({item['name']}): {exc}")
     if problems:
         raise ConfigError(problems)
@@ -86,4 +88,33 @@ def _rule(item: dict[str, Any], source: str) -> ServiceRule:
         else None,
         declare_after=parse_duration(item["declare_after"]) if "declare_after" in item else None,
         source=source,
+        slo=_slo_rule(item["name"], item["slo"]) if "slo" in item else None,
     )
+
+
+def _slo_rule(service: str, raw: dict[str, Any]) -> SloRule:
+    """The `slo` block; SloSpec's own checks (e.g. outage line above the SLO) raise ValueError."""
+    windows = tuple(
+        BurnWindow(
+            w["severity"], float(w["factor"]), parse_duration(w["long"]), parse_duration(w["short"])
+        )
+        for w in raw.get("burn_windows", [])
+    )
+    spec = SloSpec(
+        objective=float(raw["objective"]),
+        outage_line=float(raw["outage_line"]),
+        apdex_objective=raw.get("apdex_objective"),
+        parts_label=raw.get("parts_label"),
+        sustain=parse_duration(raw.get("sustain", "5m")),
+        burn_windows=windows or DEFAULT_BURN_WINDOWS,
+        hysteresis=float(raw.get("hysteresis", 0.1)),
+    )
+    return SloRule(spec, _source(service, raw["source"]), raw.get("apdex_query"))
+
+
+def _source(service: str, raw: dict[str, Any]) -> SloSource:
+    if "sloth" in raw:
+        return SlothSource(raw["sloth"].get("service", service), raw["sloth"]["slo"])
+    if "pyrra" in raw:
+        return PyrraSource(raw["pyrra"]["slo"], raw["pyrra"]["metric"])
+    return PromqlSource(raw["promql"]["error_ratio"])

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime, timedelta
 
 from .clock import Clock
 from .ingest import Ingestor, refresh_open_counts
 from .metrics import Metrics
+from .reevaluate import Reevaluator
 from .store.ports import Database
 
 log = logging.getLogger(__name__)
@@ -21,15 +23,26 @@ class Scheduler:
         clock: Clock,
         metrics: Metrics,
         interval_s: float = 1.0,
+        reevaluator: Reevaluator | None = None,
+        reevaluate_every: timedelta = timedelta(seconds=30),
     ) -> None:
         self._ingestor = ingestor
         self._store = store
         self._clock = clock
         self._metrics = metrics
         self._interval = interval_s
+        self._reevaluator = reevaluator
+        self._reevaluate_every = reevaluate_every
+        self._next_reevaluation: datetime | None = None
 
     async def tick(self) -> None:
         await self._ingestor.promote_due()
+        now = self._clock.now()
+        if self._reevaluator is not None and (
+            self._next_reevaluation is None or now >= self._next_reevaluation
+        ):
+            self._next_reevaluation = now + self._reevaluate_every
+            await self._reevaluator.pass_once()
         await refresh_open_counts(self._store, self._metrics)
 
     async def run(self) -> None:

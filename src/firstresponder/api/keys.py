@@ -8,6 +8,7 @@ from ..commands import IncidentCommands
 from ..config import Config
 from ..ingest import Ingestor
 from ..metrics import Metrics
+from ..scheduler import Scheduler
 from ..store.ports import Database
 
 CONFIG = web.AppKey("config", Config)
@@ -15,3 +16,4 @@ STORE = web.AppKey("store", Database)
 INGESTOR = web.AppKey("ingestor", Ingestor)
 COMMANDS = web.AppKey("commands", IncidentCommands)
 METRICS = web.AppKey("metrics", Metrics)
+SCHEDULER = web.AppKey("scheduler", Scheduler)

@@ -9,13 +9,14 @@ this when Prometheus answers; labels are what remains when it does not.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
 from .alerts import Alert
 from .matchers import all_match
 from .rules import ClassificationSettings, ServiceRule, find_rule
+from .slo_evidence import SloVerdict
 from .vocabulary import Impact
 
 UNKNOWN_SERVICE = "unknown"
@@ -73,6 +74,12 @@ class LabelClassifier:
             ),
         )
 
+    def rule_for(self, service: str) -> ServiceRule | None:
+        for rule in self._rules:
+            if rule.service == service:
+                return rule
+        return None
+
     def group_key(self, service: str, labels: Mapping[str, str]) -> str:
         parts = []
         for name in self._settings.group_by:
@@ -98,6 +105,24 @@ class LabelClassifier:
         if rule is not None and rule.default_impact is not None:
             return rule.default_impact, f"rule {rule.service!r}: default impact"
         return self._settings.default_impact, "default impact (no label said otherwise)"
+
+
+def with_slo(c: Classification, verdict: SloVerdict | None, failure: str | None) -> Classification:
+    """Let live SLO numbers decide the impact; they never silence a firing alert.
+
+    No verdict (Prometheus failed): keep the labels' impact and say why. A verdict of
+    "operational" while an alert fires: keep the labels' impact too, with the numbers.
+    """
+    if verdict is None:
+        return replace(c, reason=f"{c.reason} (live SLO numbers unavailable: {failure})")
+    evidence = tuple(e.as_dict() for e in verdict.evidence)
+    if verdict.impact is Impact.OPERATIONAL:
+        return replace(
+            c,
+            reason=f"{c.reason} (SLO numbers within objective: {verdict.reason})",
+            evidence=evidence,
+        )
+    return replace(c, impact=verdict.impact, reason=f"SLO: {verdict.reason}", evidence=evidence)
 
 
 def _from_labels(

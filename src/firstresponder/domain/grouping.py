@@ -84,6 +84,7 @@ def _tracked(event: ClassifiedAlert) -> TrackedAlert:
         alert.summary,
         c.impact,
         c.reason,
+        tuple(c.evidence),
     )
 
 
@@ -166,9 +167,8 @@ class GroupEngine:
                     now,
                     f"reopened, {alert.name} fired again",
                 )
-            raised = incident.raise_impact(
-                event.classification.impact, self.severity_map, now, event.classification.reason
-            )
+            c = event.classification
+            raised = incident.raise_impact(c.impact, self.severity_map, now, c.reason, c.evidence)
             if raised:
                 _retitle(incident, _tracked(event))
             out.timeline += raised
@@ -252,7 +252,11 @@ class GroupEngine:
             incident.alerts[fingerprint] = held.alert
             if held.alert.is_firing:
                 raised = incident.raise_impact(
-                    held.alert.impact, self.severity_map, now, held.alert.reason
+                    held.alert.impact,
+                    self.severity_map,
+                    now,
+                    held.alert.reason,
+                    held.alert.evidence,
                 )
                 if raised:
                     _retitle(incident, held.alert)
@@ -285,7 +289,11 @@ class GroupEngine:
             state=IncidentState.INVESTIGATING,
             declared_at=now,
             updated_at=now,
-            classification={"impact": first.impact.value, "reason": first.reason},
+            classification={
+                "impact": first.impact.value,
+                "reason": first.reason,
+                "evidence": [dict(e) for e in first.evidence],
+            },
         )
         out.declared = True
         out.timeline.append(
@@ -299,6 +307,7 @@ class GroupEngine:
                     "alert": first.name,
                     "reason": first.reason,
                     "alert_started_at": first.starts_at.isoformat(),
+                    "evidence": [dict(e) for e in first.evidence],
                 },
             )
         )

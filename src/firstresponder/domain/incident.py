@@ -40,6 +40,7 @@ class TrackedAlert:
     summary: str
     impact: Impact
     reason: str
+    evidence: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def is_firing(self) -> bool:
@@ -56,6 +57,7 @@ class TrackedAlert:
             "summary": self.summary,
             "impact": self.impact.value,
             "reason": self.reason,
+            "evidence": [dict(e) for e in self.evidence],
         }
 
     @classmethod
@@ -71,6 +73,7 @@ class TrackedAlert:
             summary=raw["summary"],
             impact=Impact(raw["impact"]),
             reason=raw["reason"],
+            evidence=tuple(raw.get("evidence", ())),
         )
 
 
@@ -117,7 +120,12 @@ class Incident:
             raise TransitionError(f"incident {self.id} is resolved; cannot {action}")
 
     def raise_impact(
-        self, impact: Impact, severity_map: Mapping[Impact, Severity], now: datetime, cause: str
+        self,
+        impact: Impact,
+        severity_map: Mapping[Impact, Severity],
+        now: datetime,
+        cause: str,
+        evidence: tuple[Mapping[str, Any], ...] = (),
     ) -> list[TimelineEntry]:
         """Raise impact (and severity with it) when the evidence is worse; never lower."""
         if impact <= self.impact:
@@ -127,10 +135,19 @@ class Incident:
                 now,
                 "impact_raised",
                 f"Impact raised {self.impact.value} → {impact.value}: {cause}",
-                data={"from": self.impact.value, "to": impact.value},
+                data={
+                    "from": self.impact.value,
+                    "to": impact.value,
+                    "evidence": [dict(e) for e in evidence],
+                },
             )
         ]
         self.impact = impact
+        self.classification = {
+            "impact": impact.value,
+            "reason": cause,
+            "evidence": [dict(e) for e in evidence],
+        }
         target = severity_map[impact]
         if target.is_worse_than(self.severity):
             entries.append(

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from .matchers import Matcher, all_match
+from .slo import SloSpec
+from .slo_queries import SloSource
 from .vocabulary import Impact
 
 
@@ -19,6 +21,15 @@ class ImpactMapping:
 
 
 @dataclass(frozen=True)
+class SloRule:
+    """The service's SLO numbers and where Prometheus keeps them."""
+
+    spec: SloSpec
+    source: SloSource
+    apdex_query: str | None = None  # PromQL template with {{window}}, optional
+
+
+@dataclass(frozen=True)
 class ServiceRule:
     service: str
     matchers: tuple[Matcher, ...]
@@ -27,6 +38,7 @@ class ServiceRule:
     declare_threshold: Impact | None = None
     declare_after: timedelta | None = None
     source: str = ""
+    slo: SloRule | None = None
 
     def selects(self, labels: Mapping[str, str]) -> bool:
         return all_match(self.matchers, labels)
