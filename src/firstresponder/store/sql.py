@@ -87,9 +87,11 @@ class SqlUnitOfWork:
         found = (
             (
                 await self._conn.execute(
-                    select(incidents).where(
-                        incidents.c.group_key == group_key, incidents.c.state != "resolved"
-                    )
+                    # Locked too: an API change (lock_incident) racing this ingest must
+                    # not be overwritten by the stale copy save_group writes back.
+                    select(incidents)
+                    .where(incidents.c.group_key == group_key, incidents.c.state != "resolved")
+                    .with_for_update()
                 )
             )
             .mappings()
