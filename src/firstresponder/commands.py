@@ -7,7 +7,7 @@ from datetime import datetime
 
 from .clock import Clock
 from .domain.classify import LabelClassifier
-from .domain.grouping import GroupState, Outcome
+from .domain.grouping import GroupEngine
 from .domain.incident import Incident, TimelineEntry
 from .domain.vocabulary import Impact, IncidentState, Severity
 from .errors import ConflictError
@@ -76,9 +76,7 @@ class IncidentCommands:
                 data={"impact": impact.value, "severity": chosen.value},
             )
             await uow.save_group(
-                GroupState(group_key, incident, state.pending),
-                Outcome(declared=True, timeline=[entry]),
-                now,
+                state, GroupEngine(self._severity_map).adopt(state, incident, entry, now), now
             )
         self._metrics.incidents_declared.labels(service, chosen.value, impact.value).inc()
         await refresh_open_counts(self._store, self._metrics)

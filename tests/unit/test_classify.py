@@ -368,3 +368,12 @@ def test_as_dict_carries_impact_and_reason() -> None:
         "reason": "rule 'checkout': alertname=\"CheckoutDown\"",
         "evidence": [],
     }
+
+
+def test_a_very_long_group_key_is_shortened_but_stays_unique() -> None:
+    classifier = LabelClassifier((), ClassificationSettings(group_by=("service", "path")))
+    one = classifier.group_key("checkout", {"path": "/a" * 500})
+    two = classifier.group_key("checkout", {"path": "/b" * 500})
+    assert len(one) <= 400 and len(two) <= 400
+    assert one != two and one.startswith("service=checkout,path=/a/a")
+    assert one == classifier.group_key("checkout", {"path": "/a" * 500})

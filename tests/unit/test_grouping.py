@@ -12,7 +12,7 @@ from firstresponder.api.payload import parse_notification
 from firstresponder.domain.alerts import AlertStatus
 from firstresponder.domain.classify import LabelClassifier
 from firstresponder.domain.grouping import ClassifiedAlert, GroupEngine, GroupState, Outcome
-from firstresponder.domain.incident import Incident
+from firstresponder.domain.incident import Incident, TimelineEntry
 from firstresponder.domain.matchers import parse_matcher_list
 from firstresponder.domain.rules import ClassificationSettings, ServiceRule
 from firstresponder.domain.vocabulary import DEFAULT_SEVERITY_MAP, Impact, IncidentState, Severity
@@ -494,3 +494,29 @@ def test_recoveries_seen_without_firing_are_forgotten_after_a_day() -> None:
     assert state.pending
     engine.promote_due(state, T0 + timedelta(days=1, minutes=1))
     assert not state.pending
+
+
+def test_a_hand_declared_incident_adopts_the_alerts_already_pending() -> None:
+    engine = GroupEngine(DEFAULT_SEVERITY_MAP)
+    state = GroupState("service=checkout")
+    waiting = make_alert(labels={"severity": "info"})  # below the threshold: pending
+    engine.apply_events(state, _events_of(waiting), T0)
+    assert firing_pending(state) == ["fp-HighErrorRate-checkout"]
+    manual = Incident(
+        id=0,
+        group_key="service=checkout",
+        service="checkout",
+        title="by hand",
+        impact=Impact.DEGRADED,
+        severity=Severity.S3,
+        state=IncidentState.INVESTIGATING,
+        declared_at=T0,
+        updated_at=T0,
+        source="manual",
+    )
+    entry = TimelineEntry(T0, "declared", "declared by alice", actor="alice")
+    out = engine.adopt(state, manual, entry, T0)
+    assert out.declared and out.pending_changed
+    assert [a.fingerprint for a in manual.firing_alerts] == ["fp-HighErrorRate-checkout"]
+    assert firing_pending(state) == []
+    assert manual.title == "by hand"  # a person's title is kept

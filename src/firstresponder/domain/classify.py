@@ -8,6 +8,7 @@ this when Prometheus answers; labels are what remains when it does not.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -20,6 +21,7 @@ from .slo_evidence import SloVerdict
 from .vocabulary import Impact
 
 UNKNOWN_SERVICE = "unknown"
+MAX_GROUP_KEY = 400
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,12 @@ class LabelClassifier:
         for name in self._settings.group_by:
             value = service if name == "service" else labels.get(name, "")
             parts.append(f"{name}={value}")
-        return ",".join(parts)
+        key = ",".join(parts)
+        if len(key) <= MAX_GROUP_KEY:
+            return key
+        # Label values can be long; a database index cannot. Keep it readable and unique.
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        return f"{key[: MAX_GROUP_KEY - 17]}#{digest}"
 
     def _service_from_labels(self, labels: Mapping[str, str]) -> str:
         for name in self._settings.service_labels:

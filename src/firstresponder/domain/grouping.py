@@ -128,6 +128,15 @@ class GroupEngine:
         self._settle(state, now, out)
         return out
 
+    def adopt(
+        self, state: GroupState, incident: Incident, entry: TimelineEntry, now: datetime
+    ) -> Outcome:
+        """A person declared `incident` for this group: it takes the alerts already pending."""
+        out = Outcome(declared=True, timeline=[entry])
+        state.incident = incident
+        self._absorb_pending(state, incident, now, out)
+        return out
+
     def promote_due(self, state: GroupState, now: datetime) -> Outcome:
         """Declare for pending alerts whose `declare_after` has passed (the scheduler's tick)."""
         out = Outcome()

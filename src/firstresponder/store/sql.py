@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ..domain.grouping import ClassifiedAlert, GroupState, NearMiss, Outcome
@@ -37,13 +38,25 @@ def event_key(event: ClassifiedAlert) -> str:
 
 @contextlib.asynccontextmanager
 async def translate_errors() -> AsyncIterator[None]:
-    """Database trouble becomes StoreUnavailable, without the URL (it may hold a password)."""
+    """An unreachable or overloaded database becomes StoreUnavailable (503, retried),
+    without the URL (it may hold a password). Data and programming errors are bugs and
+    stay what they are: retrying them would not help.
+    """
     try:
         yield
-    except IntegrityError:
-        raise
-    except (DBAPIError, SQLAlchemyError, OSError, TimeoutError) as exc:
+    except (
+        OperationalError,
+        InterfaceError,
+        DisconnectionError,
+        PoolTimeout,
+        OSError,
+        TimeoutError,
+    ) as exc:
         raise StoreUnavailable(f"store unavailable: {type(exc).__name__}") from exc
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise StoreUnavailable(f"store unavailable: {type(exc).__name__}") from exc
+        raise
 
 
 class SqlUnitOfWork:

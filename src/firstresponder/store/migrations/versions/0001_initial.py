@@ -38,7 +38,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "alert_groups",
-        sa.Column("group_key", sa.String(500), primary_key=True),
+        sa.Column("group_key", sa.Text, primary_key=True),
         sa.Column("pending", sa.JSON, nullable=False),
         sa.Column("next_declare_at", UtcDateTime()),
         sa.Column("updated_at", UtcDateTime(), nullable=False),
@@ -46,7 +46,7 @@ def upgrade() -> None:
     op.create_table(
         "incidents",
         _id(),
-        sa.Column("group_key", sa.String(500), nullable=False),
+        sa.Column("group_key", sa.Text, nullable=False),
         sa.Column("service", sa.Text, nullable=False),
         sa.Column("title", sa.Text, nullable=False),
         sa.Column("description", sa.Text, nullable=False),
@@ -88,7 +88,7 @@ def upgrade() -> None:
     op.create_table(
         "near_misses",
         _id(),
-        sa.Column("group_key", sa.String(500), nullable=False),
+        sa.Column("group_key", sa.Text, nullable=False),
         sa.Column("service", sa.Text, nullable=False),
         sa.Column("alert", sa.JSON, nullable=False),
         sa.Column("recovered_at", UtcDateTime(), nullable=False),
