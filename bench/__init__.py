@@ -1,0 +1,1 @@
+"""Benchmarks for firstresponder (not shipped; see bench/README.md)."""
