@@ -141,21 +141,29 @@ class Ingestor:
         reports: list[IngestReport] = []
         touched: list[tuple[Incident, Outcome]] = []
         by_group: dict[str, list[ClassifiedAlert]] = defaultdict(list)
+        outcomes: list[Outcome] = []
         async with self._store.unit_of_work() as uow:
+            by_receiver: dict[str, list[ClassifiedAlert]] = defaultdict(list)
             for job in batch:
-                fresh = await uow.record_events(job.events, job.notification.receiver, now)
-                reports.append(
-                    IngestReport(len(job.events), len(fresh), len(job.events) - len(fresh))
-                )
-                for event in fresh:
+                by_receiver[job.notification.receiver] += job.events
+            fresh: set[int] = set()
+            for receiver, events in by_receiver.items():
+                fresh.update(id(e) for e in await uow.record_events(events, receiver, now))
+            for job in batch:
+                new = [e for e in job.events if id(e) in fresh]
+                reports.append(IngestReport(len(job.events), len(new), len(job.events) - len(new)))
+                for event in new:
                     by_group[event.classification.group_key].append(event)
             for group_key in sorted(by_group):
-                state = await uow.load_group(group_key)
-                outcome = self._engine.apply_events(state, by_group[group_key], now)
+                events = by_group[group_key]
+                state = await uow.load_group(group_key, {e.alert.fingerprint for e in events})
+                outcome = self._engine.apply_events(state, events, now)
                 incident = await uow.save_group(state, outcome, now)
                 if incident is not None:
                     touched.append((incident, outcome))
-                self._count_near_misses(outcome)
+                outcomes.append(outcome)
+        for outcome in outcomes:
+            self._count_near_misses(outcome)
         self._note_incidents(batch, reports, touched)
         return reports, touched
 
@@ -199,7 +207,7 @@ class Ingestor:
                         "impact": incident.impact.value,
                     },
                 )
-        if touched:
+        if any(outcome.declared or _moves_counts(outcome) for _, outcome in touched):
             await refresh_open_counts(self._store, self._metrics)
 
     async def promote_due(self) -> int:
@@ -215,6 +223,14 @@ class Ingestor:
                 await self._after_commit([(incident, outcome)])
                 declared += int(outcome.declared)
         return declared
+
+
+_COUNTED_KINDS = frozenset({"state_changed", "resolved", "severity_raised", "severity_set"})
+
+
+def _moves_counts(outcome: Outcome) -> bool:
+    """Open incidents by severity change only when one is declared, resolved or re-graded."""
+    return any(entry.kind in _COUNTED_KINDS for entry in outcome.timeline)
 
 
 async def refresh_open_counts(store: Database, metrics: Metrics) -> None:

@@ -151,7 +151,7 @@ class GroupEngine:
         if _is_stale(known, alert):
             return
         if alert.is_firing:
-            incident.alerts[alert.fingerprint] = _tracked(event)
+            incident.track(_tracked(event))
             if (
                 known is None
                 or known.status is AlertStatus.RESOLVED
@@ -182,7 +182,7 @@ class GroupEngine:
                 _retitle(incident, _tracked(event))
             out.timeline += raised
         elif known is not None and known.status is AlertStatus.FIRING:
-            incident.alerts[alert.fingerprint] = _tracked(event)
+            incident.track(_tracked(event))
             out.alerts_recovered = True
             out.timeline.append(
                 TimelineEntry(
@@ -195,7 +195,7 @@ class GroupEngine:
         elif known is None:
             # Remember a recovery that overtook its firing (HA peers and retries reorder),
             # so the late firing is recognised as stale instead of reopening anything.
-            incident.alerts[alert.fingerprint] = _tracked(event)
+            incident.track(_tracked(event))
 
     def _into_pending(
         self, state: GroupState, event: ClassifiedAlert, now: datetime, out: Outcome
@@ -258,7 +258,7 @@ class GroupEngine:
         self, state: GroupState, incident: Incident, now: datetime, out: Outcome
     ) -> None:
         for fingerprint, held in list(state.pending.items()):
-            incident.alerts[fingerprint] = held.alert
+            incident.track(held.alert)
             if held.alert.is_firing:
                 raised = incident.raise_impact(
                     held.alert.impact,
@@ -276,7 +276,7 @@ class GroupEngine:
     def _maybe_monitoring(self, incident: Incident, now: datetime, out: Outcome) -> None:
         if (
             out.alerts_recovered
-            and not incident.firing_alerts
+            and incident.firing_count == 0
             and incident.state in (IncidentState.INVESTIGATING, IncidentState.IDENTIFIED)
         ):
             out.timeline += incident.set_state(

@@ -94,8 +94,23 @@ class Incident:
     acknowledged_by: str | None = None
     resolved_at: datetime | None = None
     roles: dict[Role, str] = field(default_factory=dict)
+    # The alerts loaded for this change (the store loads only those a batch touches);
+    # `firing_count` counts every firing alert of the incident, loaded or not.
     alerts: dict[str, TrackedAlert] = field(default_factory=dict)
     classification: dict[str, Any] = field(default_factory=dict)
+    firing_count: int = -1
+    changed_alerts: set[str] = field(default_factory=set, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.firing_count < 0:
+            self.firing_count = sum(1 for a in self.alerts.values() if a.is_firing)
+
+    def track(self, alert: TrackedAlert) -> None:
+        """Record the latest state of one alert, keeping the firing count true."""
+        before = self.alerts.get(alert.fingerprint)
+        self.firing_count += int(alert.is_firing) - int(before is not None and before.is_firing)
+        self.alerts[alert.fingerprint] = alert
+        self.changed_alerts.add(alert.fingerprint)
 
     @property
     def is_open(self) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,8 +38,14 @@ class UnitOfWork(Protocol):
     ) -> list[ClassifiedAlert]:
         """Persist alert events; return only those never seen before (idempotency)."""
 
-    async def load_group(self, group_key: str) -> GroupState:
-        """The group's open incident and pending alerts, locked until commit."""
+    async def load_group(
+        self, group_key: str, fingerprints: Collection[str] | None = None
+    ) -> GroupState:
+        """The group's open incident and pending alerts, locked until commit.
+
+        Only the incident's alerts with these fingerprints are loaded (all when None);
+        `Incident.firing_count` always counts them all.
+        """
 
     async def save_group(
         self, state: GroupState, outcome: Outcome, now: datetime

@@ -27,12 +27,14 @@ def incident_values(incident: Incident) -> dict[str, Any]:
         "acknowledged_by": incident.acknowledged_by,
         "resolved_at": incident.resolved_at,
         "roles": {role.value: person for role, person in incident.roles.items()},
-        "alerts": {fp: alert.as_dict() for fp, alert in incident.alerts.items()},
+        "firing_count": incident.firing_count,
         "classification": incident.classification,
     }
 
 
-def incident_from_row(row: Mapping[Any, Any]) -> Incident:
+def incident_from_row(
+    row: Mapping[Any, Any], alerts: Mapping[str, TrackedAlert] | None = None
+) -> Incident:
     return Incident(
         id=int(row["id"]),
         group_key=row["group_key"],
@@ -49,9 +51,19 @@ def incident_from_row(row: Mapping[Any, Any]) -> Incident:
         acknowledged_by=row["acknowledged_by"],
         resolved_at=row["resolved_at"],
         roles={Role(k): v for k, v in row["roles"].items()},
-        alerts={fp: TrackedAlert.from_dict(raw) for fp, raw in row["alerts"].items()},
+        alerts=dict(alerts or {}),
+        firing_count=int(row["firing_count"]),
         classification=dict(row["classification"]),
     )
+
+
+def alert_values(incident_id: int, alert: TrackedAlert) -> dict[str, Any]:
+    return {
+        "incident_id": incident_id,
+        "fingerprint": alert.fingerprint,
+        "starts_at": alert.starts_at,
+        "data": alert.as_dict(),
+    }
 
 
 def entry_values(incident_id: int, entry: TimelineEntry) -> dict[str, Any]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
+from collections.abc import AsyncIterator, Collection, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import event, func, insert, select, update
@@ -15,12 +15,15 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ..domain.grouping import ClassifiedAlert, GroupState, NearMiss, Outcome
-from ..domain.incident import Incident, TimelineEntry
+from ..domain.incident import Incident, TimelineEntry, TrackedAlert
 from ..errors import NotFoundError, StoreUnavailable
 from . import rows
 from .migrate import upgrade_to_head
 from .ports import IncidentFilter, StoredEntry
-from .tables import alert_events, groups, incidents, near_misses, timeline
+from .tables import alert_events, groups, incident_alerts, incidents, near_misses, timeline
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ALERTS_SHOWN = 1000  # alerts per incident the read API returns
 
 
 def async_url(url: str) -> str:
@@ -82,21 +85,17 @@ class SqlUnitOfWork:
         fresh = {row[0] for row in result}
         return [item for key, item in by_key.items() if key in fresh]
 
-    async def load_group(self, group_key: str) -> GroupState:
-        await self._conn.execute(
-            self._insert(groups).on_conflict_do_nothing(index_elements=["group_key"]),
-            {
-                "group_key": group_key,
-                "pending": {},
-                "next_declare_at": None,
-                "updated_at": datetime.fromtimestamp(0).astimezone(),
-            },
+    async def load_group(
+        self, group_key: str, fingerprints: Collection[str] | None = None
+    ) -> GroupState:
+        # One statement creates the group row if needed, locks it and returns it.
+        upsert = self._insert(groups).values(
+            group_key=group_key, pending={}, next_declare_at=None, updated_at=_EPOCH
         )
-        row = (
-            await self._conn.execute(
-                select(groups.c.pending).where(groups.c.group_key == group_key).with_for_update()
-            )
-        ).one()
+        locked = upsert.on_conflict_do_update(
+            index_elements=["group_key"], set_={"group_key": upsert.excluded.group_key}
+        ).returning(groups.c.pending)
+        pending = (await self._conn.execute(locked)).scalar_one()
         found = (
             (
                 await self._conn.execute(
@@ -110,8 +109,22 @@ class SqlUnitOfWork:
             .mappings()
             .first()
         )
-        incident = rows.incident_from_row(found) if found else None
-        return GroupState(group_key, incident, rows.pending_from_row(row.pending))
+        incident = None
+        if found is not None:
+            alerts = await self._alerts(int(found["id"]), fingerprints)
+            incident = rows.incident_from_row(found, alerts)
+        return GroupState(group_key, incident, rows.pending_from_row(pending))
+
+    async def _alerts(
+        self, incident_id: int, fingerprints: Collection[str] | None
+    ) -> dict[str, TrackedAlert]:
+        if fingerprints is not None and not fingerprints:
+            return {}
+        stmt = select(incident_alerts.c.data).where(incident_alerts.c.incident_id == incident_id)
+        if fingerprints is not None:
+            stmt = stmt.where(incident_alerts.c.fingerprint.in_(list(fingerprints)))
+        found = [TrackedAlert.from_dict(row[0]) for row in await self._conn.execute(stmt)]
+        return {a.fingerprint: a for a in found}
 
     async def save_group(
         self, state: GroupState, outcome: Outcome, now: datetime
@@ -139,8 +152,9 @@ class SqlUnitOfWork:
                 insert(incidents).values(rows.incident_values(incident)).returning(incidents.c.id)
             )
             incident.id = int(result.scalar_one())
-        elif outcome.incident_changed or outcome.pending_changed:
+        elif outcome.incident_changed or incident.changed_alerts:
             await self._write_incident(incident)
+        await self._write_alerts(incident)
         await self._write_entries(incident.id, outcome.timeline)
         return incident
 
@@ -156,11 +170,27 @@ class SqlUnitOfWork:
         )
         if found is None:
             raise NotFoundError(f"incident {incident_id} not found")
-        return rows.incident_from_row(found)
+        return rows.incident_from_row(found, await self._alerts(incident_id, None))
 
     async def save_incident(self, incident: Incident, entries: Sequence[TimelineEntry]) -> None:
         await self._write_incident(incident)
+        await self._write_alerts(incident)
         await self._write_entries(incident.id, entries)
+
+    async def _write_alerts(self, incident: Incident) -> None:
+        if not incident.changed_alerts:
+            return
+        stmt = self._insert(incident_alerts)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["incident_id", "fingerprint"],
+            set_={"starts_at": stmt.excluded.starts_at, "data": stmt.excluded.data},
+        )
+        values = [
+            rows.alert_values(incident.id, incident.alerts[fp])
+            for fp in sorted(incident.changed_alerts)
+        ]
+        await self._conn.execute(stmt, values)
+        incident.changed_alerts.clear()
 
     async def _write_incident(self, incident: Incident) -> None:
         await self._conn.execute(
@@ -254,13 +284,33 @@ class SqlStore:
             stmt = stmt.where(incidents.c.severity == query.severity.value)
         if query.before_id is not None:
             stmt = stmt.where(incidents.c.id < query.before_id)
-        return [rows.incident_from_row(r) for r in await self._read_mappings(stmt)]
+        found = await self._read_mappings(stmt)
+        alerts = await self._alerts_of([int(r["id"]) for r in found])
+        return [rows.incident_from_row(r, alerts.get(int(r["id"]))) for r in found]
 
     async def get_incident(self, incident_id: int) -> Incident:
         found = await self._read_mappings(select(incidents).where(incidents.c.id == incident_id))
         if not found:
             raise NotFoundError(f"incident {incident_id} not found")
-        return rows.incident_from_row(found[0])
+        alerts = await self._alerts_of([incident_id])
+        return rows.incident_from_row(found[0], alerts.get(incident_id))
+
+    async def _alerts_of(self, ids: list[int]) -> dict[int, dict[str, TrackedAlert]]:
+        """The alerts of these incidents, earliest first, at most ALERTS_SHOWN each."""
+        if not ids:
+            return {}
+        stmt = (
+            select(incident_alerts.c.incident_id, incident_alerts.c.data)
+            .where(incident_alerts.c.incident_id.in_(ids))
+            .order_by(incident_alerts.c.incident_id, incident_alerts.c.starts_at)
+        )
+        out: dict[int, dict[str, TrackedAlert]] = {}
+        for incident_id, data in await self._read(stmt):
+            shown = out.setdefault(int(incident_id), {})
+            if len(shown) < ALERTS_SHOWN:
+                alert = TrackedAlert.from_dict(data)
+                shown[alert.fingerprint] = alert
+        return out
 
     async def timeline(self, incident_id: int) -> list[StoredEntry]:
         await self.get_incident(incident_id)

@@ -97,7 +97,7 @@ incidents = Table(
     Column("acknowledged_by", Text),
     Column("resolved_at", UtcDateTime()),
     Column("roles", JSON, nullable=False),
-    Column("alerts", JSON, nullable=False),
+    Column("firing_count", Integer, nullable=False),
     Column("classification", JSON, nullable=False),
 )
 # At most one open incident per group, enforced by the database across replicas.
@@ -109,6 +109,16 @@ Index(
     postgresql_where=text("state != 'resolved'"),
 )
 Index("ix_incidents_state", incidents.c.state)
+
+# One row per alert of an incident: a batch reads and writes only the alerts it touches.
+incident_alerts = Table(
+    "incident_alerts",
+    metadata,
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True),
+    Column("fingerprint", String(64), primary_key=True),
+    Column("starts_at", UtcDateTime(), nullable=False),
+    Column("data", JSON, nullable=False),
+)
 
 timeline = Table(
     "timeline",

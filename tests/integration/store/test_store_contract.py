@@ -481,8 +481,9 @@ def everything_set(found: Incident) -> None:
         Role.LEAD: "dave",
         Role.SCRIBE: "erin",
     }
-    found.alerts = {
-        "fp-a": TrackedAlert(
+    # Alerts are recorded through track(), which keeps firing_count and marks them to save.
+    found.track(
+        TrackedAlert(
             "fp-a",
             "HighErrorRate",
             AlertStatus.RESOLVED,
@@ -492,8 +493,10 @@ def everything_set(found: Incident) -> None:
             "error ratio 52%",
             Impact.OUTAGE,
             "error ratio 0.52 >= outage line 0.5",
-        ),
-        "fp-b": TrackedAlert(
+        )
+    )
+    found.track(
+        TrackedAlert(
             "fp-b",
             "Latency",
             AlertStatus.FIRING,
@@ -503,8 +506,8 @@ def everything_set(found: Incident) -> None:
             "p99 over 2s",
             Impact.DEGRADED,
             "apdex below objective",
-        ),
-    }
+        )
+    )
     found.classification = {
         "impact": "outage",
         "reason": "error ratio above the outage line in every region",

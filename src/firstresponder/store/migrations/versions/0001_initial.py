@@ -60,7 +60,7 @@ def upgrade() -> None:
         sa.Column("acknowledged_by", sa.Text),
         sa.Column("resolved_at", UtcDateTime()),
         sa.Column("roles", sa.JSON, nullable=False),
-        sa.Column("alerts", sa.JSON, nullable=False),
+        sa.Column("firing_count", sa.Integer, nullable=False),
         sa.Column("classification", sa.JSON, nullable=False),
     )
     op.create_index(
@@ -72,6 +72,15 @@ def upgrade() -> None:
         postgresql_where=sa.text("state != 'resolved'"),
     )
     op.create_index("ix_incidents_state", "incidents", ["state"])
+    op.create_table(
+        "incident_alerts",
+        sa.Column(
+            "incident_id", Id, sa.ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
+        ),
+        sa.Column("fingerprint", sa.String(64), primary_key=True),
+        sa.Column("starts_at", UtcDateTime(), nullable=False),
+        sa.Column("data", sa.JSON, nullable=False),
+    )
     op.create_table(
         "timeline",
         _id(),
@@ -97,5 +106,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name in ("near_misses", "timeline", "incidents", "alert_groups", "alert_events"):
+    for name in (
+        "near_misses",
+        "timeline",
+        "incident_alerts",
+        "incidents",
+        "alert_groups",
+        "alert_events",
+    ):
         op.drop_table(name)
