@@ -49,6 +49,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         response = _from_http(exc)
+        if exc.status == 404 and exc.content_type != "application/json":
+            # The router's own 404: say which request missed (e.g. a non-integer incident id).
+            response = json_error(404, f"no such endpoint: {request.method} {request.path[:200]}")
         if exc.status == 405:
             response = json_error(
                 405,

@@ -21,6 +21,7 @@ from .views import entry_view, incident_view, near_miss_view
 
 _VALIDATORS = {name: jsonschema.Draft202012Validator(schema) for name, schema in REQUESTS.items()}
 MAX_LIMIT = 500
+MAX_ID = 2**63 - 1  # the largest id a BIGINT column (and SQLite) can hold
 T = TypeVar("T")
 
 
@@ -44,10 +45,12 @@ async def _body(request: web.Request, schema: str) -> dict[str, Any]:
     return data
 
 
-async def _actor(request: web.Request, body: dict[str, Any]) -> str:
+async def _authorized_body(request: web.Request, schema: str) -> tuple[dict[str, Any], str]:
+    """Check the API token before reading the body: strangers learn nothing about the schema."""
     name = check_api_token(request, request.app[CONFIG].api_tokens)
+    body = await _body(request, schema)
     by = body.get("by")
-    return f"{by} (via {name})" if by and by != name else name
+    return body, (f"{by} (via {name})" if by and by != name else name)
 
 
 def _base(request: web.Request) -> str:
@@ -58,8 +61,11 @@ def _query_int(request: web.Request, name: str, default: int | None) -> int | No
     text = request.query.get(name)
     if text is None:
         return default
-    if not text.isdigit() or int(text) < 1:
-        raise PayloadError(f"query parameter {name}: {text[:40]!r} is not a positive integer")
+    # isascii: str.isdigit() also accepts digits such as '²' that int() refuses.
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_ID:
+        raise PayloadError(
+            f"query parameter {name}: {text[:40]!r} is not an integer from 1 to {MAX_ID}"
+        )
     return int(text)
 
 
@@ -113,8 +119,7 @@ async def near_misses(request: web.Request) -> web.Response:
 
 
 async def declare(request: web.Request) -> web.Response:
-    body = await _body(request, "DeclareRequest")
-    actor = await _actor(request, body)
+    body, actor = await _authorized_body(request, "DeclareRequest")
     impact = Impact(body.get("impact", "degraded"))
     severity = Severity.parse(body["severity"]) if "severity" in body else None
     incident = await request.app[COMMANDS].declare(
@@ -135,8 +140,7 @@ Change = Callable[[Incident, datetime], list[TimelineEntry]]
 async def _apply(
     request: web.Request, schema: str, make: Callable[[dict[str, Any], str], Change]
 ) -> web.Response:
-    body = await _body(request, schema)
-    actor = await _actor(request, body)
+    body, actor = await _authorized_body(request, schema)
     incident, entries = await request.app[COMMANDS].change(_incident_id(request), make(body, actor))
     changes = [
         {

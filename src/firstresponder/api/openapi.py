@@ -6,6 +6,7 @@ from typing import Any
 
 from .. import __version__
 from .incidents import ROUTES
+from .payload import ALERTMANAGER_SCHEMA
 from .schemas import REQUESTS, RESPONSES
 
 _REQUEST_OF = {
@@ -77,7 +78,7 @@ def _operation(method: str, path: str, handler: Any, response: str) -> dict[str,
             "content": {"application/json": {"schema": _ref(_REQUEST_OF[name])}},
         }
         op["security"] = [{"apiToken": []}]
-        op["responses"].update(_errors(401, 409, 415))
+        op["responses"].update(_errors(401, 409, 413, 415))
     return op
 
 
@@ -92,7 +93,7 @@ def build_openapi() -> dict[str, Any]:
             "security": [{"webhookBearer": []}, {"webhookBasic": []}],
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": {"type": "object"}}},
+                "content": {"application/json": {"schema": _ref("AlertmanagerNotification")}},
             },
             "responses": {
                 "200": _json("WebhookAccepted", "stored"),
@@ -113,6 +114,7 @@ def build_openapi() -> dict[str, Any]:
                 "responses": {"200": {"description": "ok"}},
             }
         }
+    paths["/readyz"]["get"]["responses"]["503"] = {"description": "the store does not answer"}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -122,7 +124,11 @@ def build_openapi() -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": {**REQUESTS, **RESPONSES},
+            "schemas": {
+                **REQUESTS,
+                **RESPONSES,
+                "AlertmanagerNotification": ALERTMANAGER_SCHEMA,
+            },
             "securitySchemes": {
                 "apiToken": {"type": "http", "scheme": "bearer"},
                 "webhookBearer": {"type": "http", "scheme": "bearer"},

@@ -78,6 +78,8 @@ def decode_json(body: bytes) -> Any:
         ) from exc
     except RecursionError as exc:
         raise PayloadError("JSON nested too deeply") from exc
+    except ValueError as exc:  # e.g. an integer past Python's 4300-digit conversion limit
+        raise PayloadError(f"malformed JSON: {str(exc)[:120]}") from exc
 
 
 def validate(instance: Any, validator: jsonschema.protocols.Validator) -> None:
@@ -106,14 +108,16 @@ def parse_time(text: str, where: str) -> datetime:
         base = datetime.fromisoformat(f"{date}T{clock}")
     except ValueError as exc:
         raise PayloadError(f"{where}: {text[:64]!r} is not a valid date: {exc}") from exc
-    offset = (
-        timedelta(0)
-        if zone in ("Z", "z")
-        else (
-            (1 if zone[0] == "+" else -1) * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
-        )
-    )
-    return base.replace(microsecond=micros, tzinfo=timezone(offset)).astimezone(UTC)
+    offset = timedelta(0)
+    if zone not in ("Z", "z"):
+        hours, minutes = int(zone[1:3]), int(zone[4:6])
+        if hours > 23 or minutes > 59:
+            raise PayloadError(f"{where}: {text[:64]!r} has an impossible UTC offset {zone}")
+        offset = (1 if zone[0] == "+" else -1) * timedelta(hours=hours, minutes=minutes)
+    try:
+        return base.replace(microsecond=micros, tzinfo=timezone(offset)).astimezone(UTC)
+    except OverflowError as exc:
+        raise PayloadError(f"{where}: {text[:64]!r} is out of range in UTC") from exc
 
 
 def _alert(raw: Mapping[str, Any], where: str) -> Alert:
