@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-import jsonschema
 from aiohttp import web
 
 from ..domain.incident import Incident, TimelineEntry
@@ -15,11 +15,12 @@ from ..errors import PayloadError
 from ..store.ports import IncidentFilter
 from .auth import check_api_token
 from .keys import COMMANDS, CONFIG, STORE
-from .payload import decode_json, validate
+from .payload import CheckedSchema, decode_json
 from .schemas import REQUESTS
 from .views import entry_view, incident_view, near_miss_view
 
-_VALIDATORS = {name: jsonschema.Draft202012Validator(schema) for name, schema in REQUESTS.items()}
+log = logging.getLogger(__name__)
+_VALIDATORS = {name: CheckedSchema(schema) for name, schema in REQUESTS.items()}
 MAX_LIMIT = 500
 MAX_ID = 2**63 - 1  # the largest id a BIGINT column (and SQLite) can hold
 T = TypeVar("T")
@@ -40,7 +41,7 @@ async def _body(request: web.Request, schema: str) -> dict[str, Any]:
                 content_type="application/json",
             )
         data = decode_json(raw)
-    validate(data, _VALIDATORS[schema])
+    _VALIDATORS[schema].check(data)
     assert isinstance(data, dict)
     return data
 
@@ -50,7 +51,10 @@ async def _authorized_body(request: web.Request, schema: str) -> tuple[dict[str,
     name = check_api_token(request, request.app[CONFIG].api_tokens)
     body = await _body(request, schema)
     by = body.get("by")
-    return body, (f"{by} (via {name})" if by and by != name else name)
+    if by and by != name:
+        # The person acts (and may become EOC); which token spoke for them goes to the log.
+        log.info("API change on behalf", extra={"token": name, "by": by, "path": request.path})
+    return body, by or name
 
 
 def _base(request: web.Request) -> str:

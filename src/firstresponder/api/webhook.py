@@ -35,17 +35,18 @@ async def _accept(request: web.Request) -> web.Response:
             max_size=config.server.max_body_size, actual_size=length
         )
     notification = parse_notification(await request.read())
+    report = await request.app[INGESTOR].submit(notification)
+    # Counted once stored: a delivery refused with 503 and retried is not counted twice.
     metrics = request.app[METRICS]
     for alert in notification.alerts:
         metrics.alerts_received.labels(alert.status.value).inc()
+    metrics.alerts_duplicate.inc(report.duplicates)
     if notification.truncated_alerts:
         metrics.alerts_truncated.inc(notification.truncated_alerts)
         log.warning(
             "Alertmanager truncated the notification",
             extra={"receiver": notification.receiver, "truncated": notification.truncated_alerts},
         )
-    report = await request.app[INGESTOR].submit(notification)
-    metrics.alerts_duplicate.inc(report.duplicates)
     return web.json_response(
         {
             "status": "accepted",
