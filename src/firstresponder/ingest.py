@@ -109,6 +109,7 @@ class Ingestor:
     async def _flush(self) -> None:
         while self._queue:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            log.debug("committing ingest batch", extra={"notifications": len(batch)})
             try:
                 reports, touched = await self._commit_with_retry(batch)
             except Exception as exc:  # every job of the batch learns why; the loop goes on
