@@ -40,6 +40,7 @@ format: $(STAMP)
 
 test: $(STAMP) system-deps
 	$(BIN)/firstresponder check-config config.example.yaml
+	$(BIN)/firstresponder test-rules rules/*_test.yaml
 	$(BIN)/pytest -q
 
 bench-ingest: $(STAMP)

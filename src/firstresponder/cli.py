@@ -1,4 +1,4 @@
-"""The `firstresponder` command: serve, check-config, migrate."""
+"""The `firstresponder` command: serve, check-config, test-rules, migrate."""
 
 from __future__ import annotations
 
@@ -33,6 +33,12 @@ def _check_config(args: argparse.Namespace) -> int:
         f"{config.rules_dir or 'no rules_dir'}; store {config.store.url.split(':', 1)[0]})"
     )
     return 0
+
+
+def _test_rules(args: argparse.Namespace) -> int:
+    from .rule_tests import run_test_files
+
+    return run_test_files(args.files)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -86,6 +92,11 @@ def parser() -> argparse.ArgumentParser:
     )
     check.add_argument("file")
     check.set_defaults(run=_check_config)
+    test_rules = sub.add_parser(
+        "test-rules", help="run rule unit tests (rules/*_test.yaml); exit 1 on a failure"
+    )
+    test_rules.add_argument("files", nargs="+", metavar="FILE")
+    test_rules.set_defaults(run=_test_rules)
     migrate = sub.add_parser("migrate", help="bring the store schema up to date")
     migrate.add_argument("--config", "-c", required=True)
     migrate.set_defaults(run=_migrate)

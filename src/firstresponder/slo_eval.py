@@ -90,21 +90,17 @@ class SloEvaluator:
 async def _read(client: PrometheusClient, slo: SloRule) -> Readings:
     spec, source = slo.spec, slo.source
     windows = spec.windows
-    service_wide = [client.query(render_query(source, w).promql) for w in windows]
-    parts = (
-        client.query(render_query(source, spec.sustain, spec.parts_label).promql)
-        if spec.parts_label
-        else None
-    )
-    apdex = (
-        client.query(slo.apdex_query.replace("{{window}}", format_window(spec.sustain)))
-        if slo.apdex_query
-        else None
-    )
-    answers = await asyncio.gather(*service_wide)
-    by_window = {w: _worst(samples) for w, samples in zip(windows, answers, strict=True)}
-    by_part = _by_part(await parts, spec.parts_label) if parts is not None else {}
-    apdex_value = _worst(await apdex, lowest=True) if apdex is not None else None
+    queries = [render_query(source, w).promql for w in windows]
+    if spec.parts_label:
+        queries.append(render_query(source, spec.sustain, spec.parts_label).promql)
+    if slo.apdex_query:
+        queries.append(slo.apdex_query.replace("{{window}}", format_window(spec.sustain)))
+    # One gather: every query runs at once, and when one fails none is left un-awaited.
+    answers = await asyncio.gather(*(client.query(q) for q in queries))
+    by_window = {w: _worst(samples) for w, samples in zip(windows, answers, strict=False)}
+    rest = answers[len(windows) :]
+    by_part = _by_part(rest.pop(0), spec.parts_label) if spec.parts_label else {}
+    apdex_value = _worst(rest.pop(0), lowest=True) if slo.apdex_query else None
     return Readings(by_part, by_window, apdex_value)
 
 
@@ -117,10 +113,12 @@ def _worst(samples: list[Sample], *, lowest: bool = False) -> float:
 
 
 def _by_part(samples: list[Sample], label: str | None) -> Mapping[str, float]:
+    """The worst value per part; NaN (no data) only when the part has nothing else."""
     out: dict[str, float] = {}
     for sample in samples:
         name = sample.labels.get(label or "", "")
-        out[name] = max(out.get(name, -math.inf), sample.value)
+        seen = out.get(name, math.nan)
+        out[name] = sample.value if math.isnan(seen) else max(seen, sample.value)
     return out
 
 
