@@ -9,6 +9,9 @@
 - `http_get()` / `get_json()` / `scrape()` are tiny urllib clients that never raise for
   connection errors (a server that is not up yet is the normal case while polling).
 - `SyntheticTarget` is an in-test HTTP server exposing Prometheus text the test can change.
+- `CounterTarget` exposes counters that grow with wall time at rates the test sets, so
+  `rate()` in a real Prometheus shows them; `prometheus_query()` reads Prometheus back.
+- `http_post()` / `post_json()` send a body (e.g. a webhook) the same never-raising way.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import subprocess
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -315,3 +319,145 @@ class SyntheticTarget:
             yield self
         finally:
             self.stop()
+
+
+def http_post(
+    url: str,
+    body: bytes,
+    *,
+    timeout: float = 10.0,
+    headers: Mapping[str, str] | None = None,
+) -> HttpAnswer | None:
+    """POST `body` to `url`; None when nothing answers (refused, reset, timed out)."""
+    request = urllib.request.Request(url, data=body, headers=dict(headers or {}), method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return HttpAnswer(response.status, response.read())
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return HttpAnswer(exc.code, exc.read())
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+def post_json(
+    url: str, document: Any, *, headers: Mapping[str, str] | None = None
+) -> HttpAnswer | None:
+    """POST `document` as JSON (with any extra headers, e.g. Authorization)."""
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    return http_post(url, json.dumps(document).encode(), headers=all_headers)
+
+
+def prometheus_query(base_url: str, promql: str) -> list[tuple[dict[str, str], float]] | None:
+    """An instant query against Prometheus's HTTP API: (labels, value) per series.
+
+    None when Prometheus does not answer or answers with an error; a scalar answer is one
+    element with no labels. Values are floats (`NaN`, `+Inf` included).
+    """
+    url = f"{base_url}/api/v1/query?{urllib.parse.urlencode({'query': promql})}"
+    answer = http_get(url)
+    if answer is None or answer.status != 200:
+        return None
+    data = answer.json().get("data", {})
+    if data.get("resultType") == "scalar":
+        return [({}, float(data["result"][1]))]
+    return [(dict(item["metric"]), float(item["value"][1])) for item in data.get("result", [])]
+
+
+class CounterTarget:
+    """A scrape target whose counters grow with wall time at per-second rates the test sets.
+
+    `set_rate(labels, per_second)` changes how fast one series grows from now on; its value
+    so far is kept, so the counter stays monotonic and `rate()` over a window shows a blend
+    of old and new rates until the window has passed. Each scrape renders every series at
+    the time of the scrape, so Prometheus sees real, smoothly increasing counters.
+    """
+
+    def __init__(self, metric: str, *, help_text: str = "Synthetic requests.") -> None:
+        self.metric = metric
+        self._help = help_text
+        self._lock = threading.Lock()
+        # labels -> (value at `since`, rate per second, since (monotonic))
+        self._series: dict[tuple[tuple[str, str], ...], tuple[float, float, float]] = {}
+        self.scrapes = 0
+        self._target = _BodyServer(self._render)
+
+    @property
+    def address(self) -> str:
+        return self._target.address
+
+    def set_rate(self, labels: Mapping[str, str], per_second: float) -> None:
+        if per_second < 0:
+            raise ValueError(f"a counter cannot shrink: rate {per_second}")
+        key = tuple(sorted(labels.items()))
+        now = time.monotonic()
+        with self._lock:
+            value = self._value(key, now)
+            self._series[key] = (value, per_second, now)
+
+    def _value(self, key: tuple[tuple[str, str], ...], now: float) -> float:
+        found = self._series.get(key)
+        if found is None:
+            return 0.0
+        value, rate, since = found
+        return value + rate * (now - since)
+
+    def _render(self) -> bytes:
+        now = time.monotonic()
+        lines = [f"# HELP {self.metric} {self._help}", f"# TYPE {self.metric} counter"]
+        with self._lock:
+            self.scrapes += 1
+            for key in sorted(self._series):
+                labels = ",".join(f'{name}="{_escape_label(value)}"' for name, value in key)
+                lines.append(f"{self.metric}{{{labels}}} {self._value(key, now):.6f}")
+        return ("\n".join(lines) + "\n").encode()
+
+    def start(self) -> CounterTarget:
+        self._target.start()
+        return self
+
+    def stop(self) -> None:
+        self._target.stop()
+
+
+def _escape_label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+class _BodyServer:
+    """Serves `/metrics` from a callable evaluated on every scrape."""
+
+    def __init__(self, render: Callable[[], bytes]) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path.split("?", 1)[0] != "/metrics":
+                    self.send_error(404)
+                    return
+                body = render()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="counter-target", daemon=True
+        )
+
+    @property
+    def address(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"{host!s}:{port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
