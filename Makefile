@@ -38,7 +38,8 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-test: $(STAMP) system-deps
+# The checks come first: code that is not typed, linted and formatted does not land.
+test: $(STAMP) system-deps lint typecheck
 	$(BIN)/firstresponder check-config config.example.yaml
 	$(BIN)/firstresponder test-rules rules/*_test.yaml
 	$(BIN)/pytest -q

@@ -34,8 +34,9 @@ def metrics() -> Metrics:
 
 
 @pytest.fixture
-async def client(aiohttp_client: AiohttpClient, config: Config, clock: FakeClock,
-                 metrics: Metrics) -> TestClient[Any, Any]:
+async def client(
+    aiohttp_client: AiohttpClient, config: Config, clock: FakeClock, metrics: Metrics
+) -> TestClient[Any, Any]:
     app = build_app(config, clock=clock, metrics=metrics, run_scheduler=False)
     return await aiohttp_client(app)
 

@@ -22,19 +22,30 @@ def iso(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
-def make_alert(status: str = "firing", *, labels: dict[str, str] | None = None,
-               starts_at: datetime = T0, ends_at: datetime | None = None,
-               fingerprint: str | None = None, **overrides: Any) -> dict[str, Any]:
+def make_alert(
+    status: str = "firing",
+    *,
+    labels: dict[str, str] | None = None,
+    starts_at: datetime = T0,
+    ends_at: datetime | None = None,
+    fingerprint: str | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
     base_labels = {"alertname": "HighErrorRate", "service": "checkout", "severity": "critical"}
     base_labels.update(labels or {})
     alert: dict[str, Any] = {
         "status": status,
         "labels": base_labels,
-        "annotations": {"summary": f"{base_labels['alertname']} on {base_labels.get('service', '?')}"},
+        "annotations": {
+            "summary": f"{base_labels['alertname']} on {base_labels.get('service', '?')}"
+        },
         "startsAt": iso(starts_at),
-        "endsAt": iso(ends_at) if ends_at else (ZERO if status == "firing" else iso(starts_at + timedelta(minutes=5))),
+        "endsAt": iso(ends_at)
+        if ends_at
+        else (ZERO if status == "firing" else iso(starts_at + timedelta(minutes=5))),
         "generatorURL": "http://prometheus.example:9090/graph?g0.expr=up",
-        "fingerprint": fingerprint or f"fp-{base_labels['alertname']}-{base_labels.get('service', '')}"[:64],
+        "fingerprint": fingerprint
+        or f"fp-{base_labels['alertname']}-{base_labels.get('service', '')}"[:64],
     }
     alert.update(overrides)
     return alert
@@ -70,8 +81,10 @@ def write_config(directory: Path, **overrides: Any) -> Path:
         "server": {"listen": "127.0.0.1:0", "public_url": "http://fr.example"},
         "store": {"url": f"sqlite:///{directory / 'fr.db'}"},
         "auth": {
-            "webhook": {"bearer_token": WEBHOOK_TOKEN,
-                        "basic_auth": {"username": "alertmanager", "password": "am-secret"}},
+            "webhook": {
+                "bearer_token": WEBHOOK_TOKEN,
+                "basic_auth": {"username": "alertmanager", "password": "am-secret"},
+            },
             "api_tokens": [{"name": "tester", "token": API_TOKEN}],
         },
         "rules_dir": str(Path(__file__).parent.parent / "rules"),

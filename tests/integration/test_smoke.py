@@ -9,7 +9,9 @@ from aiohttp.test_utils import TestClient
 from ..factories import make_alert, make_payload
 
 
-async def test_firing_alert_declares_incident(client: TestClient[Any, Any], hook_headers: dict[str, str]) -> None:
+async def test_firing_alert_declares_incident(
+    client: TestClient[Any, Any], hook_headers: dict[str, str]
+) -> None:
     response = await client.post("/api/v1/alertmanager", json=make_payload(), headers=hook_headers)
     assert response.status == 200, await response.text()
     listing = await (await client.get("/api/v1/incidents")).json()
@@ -22,8 +24,10 @@ async def test_same_payload_five_times_changes_nothing_after_first(
     client: TestClient[Any, Any], hook_headers: dict[str, str]
 ) -> None:
     payload = make_payload(make_alert(), make_alert(labels={"alertname": "Latency"}))
-    answers = [await (await client.post("/api/v1/alertmanager", json=payload, headers=hook_headers)).json()
-               for _ in range(5)]
+    answers = [
+        await (await client.post("/api/v1/alertmanager", json=payload, headers=hook_headers)).json()
+        for _ in range(5)
+    ]
     assert [a["new"] for a in answers] == [2, 0, 0, 0, 0]
     timeline = await (await client.get("/api/v1/incidents/1/timeline")).json()
     assert len((await (await client.get("/api/v1/incidents")).json())["incidents"]) == 1
