@@ -22,7 +22,9 @@ from .domain.vocabulary import DEFAULT_SEVERITY_MAP, Impact, Severity
 from .durations import parse_duration, parse_size
 from .errors import ConfigError
 from .rules_file import load_rules_dir
+from .schema_messages import schema_problems
 
+_VALIDATOR = jsonschema.Draft202012Validator(CONFIG_SCHEMA)
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -131,29 +133,6 @@ def _read_secret_files(value: Any, path: str, base: Path, problems: list[str]) -
     return out
 
 
-def _schema_problems(raw: Any) -> list[str]:
-    validator = jsonschema.Draft202012Validator(CONFIG_SCHEMA)
-    problems = []
-    for error in sorted(validator.iter_errors(raw), key=lambda e: list(map(str, e.absolute_path))):
-        key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-        if error.validator == "additionalProperties":
-            allowed = sorted(error.schema.get("properties", {}))
-            extra = sorted(set(error.instance) - set(allowed))
-            problems.append(
-                f"{key}: unknown key(s) {', '.join(map(repr, extra))}; "
-                f"allowed: {', '.join(allowed)}"
-            )
-        elif error.validator == "required":
-            problems.append(f"{key}: {error.message}")
-        elif error.validator == "pattern":
-            problems.append(
-                f"{key}: bad value {error.instance!r} (must match {error.validator_value})"
-            )
-        else:
-            problems.append(f"{key}: bad value {error.instance!r}: {error.message}")
-    return problems
-
-
 def load_config(path: str | Path) -> Config:
     source = Path(path)
     try:
@@ -169,7 +148,7 @@ def load_config(path: str | Path) -> Config:
     problems: list[str] = []
     raw = expand_env(raw, "", problems)
     raw = _read_secret_files(raw, "", source.parent, problems)
-    problems += _schema_problems(raw)
+    problems += schema_problems(_VALIDATOR, raw)
     problems += _port_problems(raw)
     if problems:
         raise ConfigError(problems)

@@ -74,11 +74,11 @@ def load_test_file(path: Path) -> RuleTestFile:
             for rule in load_rules_file(path.parent / name):
                 rules.setdefault(rule.service, rule)
         except ConfigError as exc:
-            problems += [f"rule_files.{i}: {p}" for p in exc.problems]
+            problems += [f"rule_files[{i}]: {p}" for p in exc.problems]
     tests = []
     if not problems:
         for i, item in enumerate(raw["tests"]):
-            tests.append(_test(f"tests.{i}", item, rules, interval, problems))
+            tests.append(_test(f"tests[{i}]", item, rules, interval, problems))
     if problems:
         raise ConfigError([f"{path}: {p}" for p in problems])
     return RuleTestFile(path, interval, tuple(t for t in tests if t is not None))
@@ -99,7 +99,7 @@ def _test(
     before = len(problems)
     answers = _answers(f"{key}.input", item["input"], rule.slo, problems)
     expect = tuple(
-        _expectation(f"{key}.expect.{j}", e, interval, problems)
+        _expectation(f"{key}.expect[{j}]", e, interval, problems)
         for j, e in enumerate(item["expect"])
     )
     if len(problems) > before:

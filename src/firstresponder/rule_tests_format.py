@@ -17,6 +17,7 @@ import jsonschema
 
 from .config_schema import DURATION, IMPACTS
 from .prometheus import Sample
+from .schema_messages import schema_problems as check_schema
 
 NO_DATA = "no_data"  # the expected "impact" when Prometheus gives the evaluator nothing
 DEFAULT_KEY = "default"  # input.error_ratio.default: every queried window not listed
@@ -116,22 +117,11 @@ def _at(series: Series, step: int) -> float | None:
     return series[step] if step < len(series) else None
 
 
+_VALIDATOR = jsonschema.Draft202012Validator(TEST_FILE_SCHEMA)
+
+
 def schema_problems(raw: Any) -> list[str]:
-    validator = jsonschema.Draft202012Validator(TEST_FILE_SCHEMA)
-    problems = []
-    for error in sorted(validator.iter_errors(raw), key=lambda e: list(map(str, e.absolute_path))):
-        key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-        if error.validator == "additionalProperties":
-            allowed = sorted(error.schema.get("properties", {}))
-            extra = sorted(set(error.instance) - set(allowed))
-            problems.append(
-                f"{key}: unknown key(s) {', '.join(map(repr, extra))}; allowed: {', '.join(allowed)}"
-            )
-        elif isinstance(error.instance, dict | list):
-            problems.append(f"{key}: {error.message}")
-        else:
-            problems.append(f"{key}: bad value {error.instance!r}: {error.message}")
-    return problems
+    return check_schema(_VALIDATOR, raw)
 
 
 __all__ = [

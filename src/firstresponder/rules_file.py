@@ -16,6 +16,9 @@ from .domain.slo_queries import PromqlSource, PyrraSource, SloSource, SlothSourc
 from .domain.vocabulary import Impact
 from .durations import parse_duration
 from .errors import ConfigError
+from .schema_messages import schema_problems
+
+_VALIDATOR = jsonschema.Draft202012Validator(RULES_SCHEMA)
 
 
 def rule_files(directory: Path) -> list[Path]:
@@ -55,12 +58,7 @@ def load_rules_file(path: Path) -> list[ServiceRule]:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError([f"{path.name}: cannot load: {exc}"]) from exc
-    validator = jsonschema.Draft202012Validator(RULES_SCHEMA)
-    problems = [
-        f"{path.name}: {'.'.join(map(str, e.absolute_path)) or '(top level)'}: bad value "
-        f"{e.instance!r}: {e.message}"
-        for e in validator.iter_errors(raw)
-    ]
+    problems = schema_problems(_VALIDATOR, raw, prefix=f"{path.name}: ")
     if problems:
         raise ConfigError(problems)
     rules = []

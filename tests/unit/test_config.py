@@ -350,10 +350,10 @@ def test_secret_file_problems_inside_lists_name_the_item(tmp_path: Path) -> None
             {"incidents": {"severity_labels": {"sev1": "kaput"}}},
             "incidents.severity_labels.sev1: bad value 'kaput'",
         ),
-        ({"incidents": {"group_by": ["bad-label"]}}, "incidents.group_by.0: bad value 'bad-label'"),
+        ({"incidents": {"group_by": ["bad-label"]}}, "incidents.group_by[0]: bad value 'bad-label'"),
         (
             {"auth": {"api_tokens": [{"token": "t"}]}},
-            "auth.api_tokens.0: 'name' is a required property",
+            "auth.api_tokens[0]: 'name' is a required property",
         ),
     ],
 )
@@ -493,27 +493,27 @@ def test_rules_dir_is_relative_to_the_config_and_read_in_file_order(tmp_path: Pa
 @pytest.mark.parametrize(
     ("services", "problem"),
     [
-        ([{"name": "checkout"}], "checkout.yaml: services.0: bad value"),
+        ([{"name": "checkout"}], "checkout.yaml: services[0]: 'match' is a required property"),
         ([{"name": "checkout"}], "'match' is a required property"),
-        ([{**CHECKOUT_RULE, "matchh": ["x"]}], "'matchh' was unexpected"),
-        ([{**CHECKOUT_RULE, "match": []}], "checkout.yaml: services.0.match: bad value []"),
+        ([{**CHECKOUT_RULE, "matchh": ["x"]}], "unknown key(s) 'matchh'"),
+        ([{**CHECKOUT_RULE, "match": []}], "checkout.yaml: services[0].match: [] should be non-empty"),
         (
             [{**CHECKOUT_RULE, "default_impact": "meltdown"}],
-            "checkout.yaml: services.0.default_impact: bad value 'meltdown'",
+            "checkout.yaml: services[0].default_impact: bad value 'meltdown'",
         ),
         (
             [{**CHECKOUT_RULE, "declare_after": "5 min"}],
-            "checkout.yaml: services.0.declare_after: bad value '5 min'",
+            "checkout.yaml: services[0].declare_after: bad value '5 min'",
         ),
         (
             [{**CHECKOUT_RULE, "impacts": [{"when": ['a="b"'], "impact": "bad"}]}],
-            "checkout.yaml: services.0.impacts.0.impact: bad value 'bad'",
+            "checkout.yaml: services[0].impacts[0].impact: bad value 'bad'",
         ),
         (
             [{"name": "check out", "match": ['a="b"']}],
-            "checkout.yaml: services.0.name: bad value 'check out'",
+            "checkout.yaml: services[0].name: bad value 'check out'",
         ),
-        ("servces: []\n", "checkout.yaml: (top level): bad value"),
+        ("servces: []\n", "checkout.yaml: (top level): unknown key(s) 'servces'"),
         ("", "checkout.yaml: (top level): bad value None"),
         ("services: [unclosed\n", "checkout.yaml: cannot load"),
     ],
@@ -586,7 +586,7 @@ def test_problems_of_every_rule_file_and_the_config_come_together(tmp_path: Path
     )
     assert found[0] == "auth.webhook: set bearer_token or basic_auth (or allow_anonymous: true)"
     assert any(p.startswith("a.yaml: services[0] (a): bad regular expression") for p in found)
-    assert any(p.startswith("b.yaml: services.0: bad value") for p in found)
+    assert any(p.startswith("b.yaml: services[0]: ") for p in found)
 
 
 def test_rules_dir_that_is_not_a_directory(tmp_path: Path) -> None:

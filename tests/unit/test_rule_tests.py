@@ -211,7 +211,7 @@ def test_sloth_windows_are_keyed_by_the_recorded_window_they_read(
     path.write_text(yaml.safe_dump(doc))
     code, _, err = run(path, capsys)
     assert code == 1
-    assert "tests.0.input.error_ratio.10m: the rule queries no 10m window" in err
+    assert "tests[0].input.error_ratio.10m: the rule queries no 10m window" in err
     assert "(it queries 5m, 30m, 1h, 2h, 6h, 1d, 3d)" in err
 
 
@@ -231,7 +231,7 @@ def test_a_template_without_by_answers_both_queries_from_the_parts(
     path.write_text(yaml.safe_dump(doc))
     code, _, err = run(path, capsys)
     assert code == 1
-    assert "tests.0.input.error_ratio.5m: the rule's query for 5m is also its parts query" in err
+    assert "tests[0].input.error_ratio.5m: the rule's query for 5m is also its parts query" in err
 
 
 def test_several_files_run_and_any_failure_fails_the_run(
@@ -254,67 +254,67 @@ EXPECT_OK = [{"at": "1m", "impact": "operational"}]
 @pytest.mark.parametrize(
     ("tests", "top", "message"),
     [
-        ([case(EXPECT_OK, colour="red")], {}, "tests.0.input: unknown key(s) 'colour'"),
+        ([case(EXPECT_OK, colour="red")], {}, "tests[0].input: unknown key(s) 'colour'"),
         (
             [case([{"at": "1m", "impact": "sideways"}])],
             {},
-            "tests.0.expect.0.impact: bad value 'sideways': 'sideways' is not one of",
+            "tests[0].expect[0].impact: bad value 'sideways': 'sideways' is not one of",
         ),
-        ([case([{"at": "1 minute", "impact": "outage"}])], {}, "tests.0.expect.0.at: bad value"),
+        ([case([{"at": "1 minute", "impact": "outage"}])], {}, "tests[0].expect[0].at: bad value"),
         (
             [case([{"at": "90s", "impact": "outage"}])],
             {},
-            "tests.0.expect.0.at: 90s is not a multiple of evaluation_interval 1m",
+            "tests[0].expect[0].at: 90s is not a multiple of evaluation_interval 1m",
         ),
-        ([case([{"impact": "outage"}])], {}, "tests.0.expect.0: 'at' is a required property"),
+        ([case([{"impact": "outage"}])], {}, "tests[0].expect[0]: 'at' is a required property"),
         (
             [{"name": "x", "service": "shop", "input": {}}],
             {},
-            "tests.0: 'expect' is a required property",
+            "tests[0]: 'expect' is a required property",
         ),
         (
             [case(EXPECT_OK, error_ratio={"5m": 0.1})],
             {},
-            "tests.0.input.error_ratio.5m: bad value 0.1",
+            "tests[0].input.error_ratio.5m: bad value 0.1",
         ),
         (
             [case(EXPECT_OK, error_ratio={"5m": "0.1 oops"})],
             {},
-            "tests.0.input.error_ratio.5m: cannot read 'oops'",
+            "tests[0].input.error_ratio.5m: cannot read 'oops'",
         ),
         (
             [case(EXPECT_OK, error_ratio={"five": "0"})],
             {},
-            "tests.0.input.error_ratio.five: bad duration 'five'",
+            "tests[0].input.error_ratio.five: bad duration 'five'",
         ),
         (
             [case(EXPECT_OK, error_ratio={"5m": "0", "300s": "0"})],
             {},
-            "tests.0.input.error_ratio.5m: 5m is given twice",
+            "tests[0].input.error_ratio.5m: 5m is given twice",
         ),
         (
             [case(EXPECT_OK, error_ratio_by_part={"eu": "x"})],
             {},
-            "tests.0.input.error_ratio_by_part.eu: cannot read 'x'",
+            "tests[0].input.error_ratio_by_part.eu: cannot read 'x'",
         ),
         (
             [case(EXPECT_OK, "pay", error_ratio_by_part={"eu": "0"})],
             {},
-            "tests.0.input.error_ratio_by_part: the rule has no parts_label",
+            "tests[0].input.error_ratio_by_part: the rule has no parts_label",
         ),
-        ([case(EXPECT_OK, apdex="0.9")], {}, "tests.0.input.apdex: the rule has no apdex_query"),
+        ([case(EXPECT_OK, apdex="0.9")], {}, "tests[0].input.apdex: the rule has no apdex_query"),
         (
             [case(EXPECT_OK, "nope")],
             {},
-            "tests.0.service: service 'nope' is not in the rule files (shop, pay, legacy)",
+            "tests[0].service: service 'nope' is not in the rule files (shop, pay, legacy)",
         ),
-        ([case(EXPECT_OK, "legacy")], {}, "tests.0.service: service 'legacy' has no slo block"),
+        ([case(EXPECT_OK, "legacy")], {}, "tests[0].service: service 'legacy' has no slo block"),
         (
             [case(EXPECT_OK)],
             {"evaluation_interval": "1s"},
             "evaluation_interval: bad value '1s': at least 5s",
         ),
-        ([case(EXPECT_OK)], {"rule_files": ["gone.yaml"]}, "rule_files.0: gone.yaml: cannot load"),
+        ([case(EXPECT_OK)], {"rule_files": ["gone.yaml"]}, "rule_files[0]: gone.yaml: cannot load"),
         ([case(EXPECT_OK)], {"rule_files": []}, "rule_files: [] should be non-empty"),
         (
             [case(EXPECT_OK)],
@@ -346,7 +346,7 @@ def test_a_broken_rule_file_is_reported_through_the_test_file(tmp_path: Path) ->
     with pytest.raises(ConfigError) as caught:
         load_test_file(path)
     assert len(caught.value.problems) == 1
-    assert caught.value.problems[0].startswith(f"{path}: rule_files.0: shop.yaml: services.0")
+    assert caught.value.problems[0].startswith(f"{path}: rule_files[0]: shop.yaml: services[0]")
     assert "'match' is a required property" in caught.value.problems[0]
 
 

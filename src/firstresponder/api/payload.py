@@ -17,6 +17,7 @@ import jsonschema
 
 from ..domain.alerts import ZERO_TIME_PREFIX, Alert, AlertStatus, Notification, labels_fingerprint
 from ..errors import PayloadError
+from ..schema_messages import key_path
 
 _STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
 _STATUS = {"enum": ["firing", "resolved"]}
@@ -56,13 +57,6 @@ ALERTMANAGER_SCHEMA: dict[str, Any] = {
 _RFC3339 = re.compile(
     r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$"
 )
-
-
-def field_path(parts: Any) -> str:
-    out = ""
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(body)"
 
 
 def decode_json(body: bytes) -> Any:
@@ -108,7 +102,7 @@ def validate(instance: Any, validator: jsonschema.protocols.Validator) -> None:
     except RecursionError as exc:
         raise PayloadError("JSON nested too deeply") from exc
     if error is not None:
-        where = field_path(error.absolute_path)
+        where = key_path(error.absolute_path, top="(body)")
         message = error.message
         if len(message) > 200:
             shown = repr(error.instance)
