@@ -350,7 +350,10 @@ def test_secret_file_problems_inside_lists_name_the_item(tmp_path: Path) -> None
             {"incidents": {"severity_labels": {"sev1": "kaput"}}},
             "incidents.severity_labels.sev1: bad value 'kaput'",
         ),
-        ({"incidents": {"group_by": ["bad-label"]}}, "incidents.group_by[0]: bad value 'bad-label'"),
+        (
+            {"incidents": {"group_by": ["bad-label"]}},
+            "incidents.group_by[0]: bad value 'bad-label'",
+        ),
         (
             {"auth": {"api_tokens": [{"token": "t"}]}},
             "auth.api_tokens[0]: 'name' is a required property",
@@ -496,7 +499,10 @@ def test_rules_dir_is_relative_to_the_config_and_read_in_file_order(tmp_path: Pa
         ([{"name": "checkout"}], "checkout.yaml: services[0]: 'match' is a required property"),
         ([{"name": "checkout"}], "'match' is a required property"),
         ([{**CHECKOUT_RULE, "matchh": ["x"]}], "unknown key(s) 'matchh'"),
-        ([{**CHECKOUT_RULE, "match": []}], "checkout.yaml: services[0].match: [] should be non-empty"),
+        (
+            [{**CHECKOUT_RULE, "match": []}],
+            "checkout.yaml: services[0].match: [] should be non-empty",
+        ),
         (
             [{**CHECKOUT_RULE, "default_impact": "meltdown"}],
             "checkout.yaml: services[0].default_impact: bad value 'meltdown'",
