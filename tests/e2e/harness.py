@@ -269,48 +269,27 @@ class SyntheticTarget:
         self._lock = threading.Lock()
         self._body = body.encode()
         self.scrapes = 0
-        target = self
+        self._server = _BodyServer(self._render, name="synthetic-target")
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path.split("?", 1)[0] != "/metrics":
-                    self.send_error(404)
-                    return
-                with target._lock:
-                    body = target._body
-                    target.scrapes += 1
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # Prometheus scrapes every second: keep the test output clean
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="synthetic-target", daemon=True
-        )
+    def _render(self) -> bytes:
+        with self._lock:
+            self.scrapes += 1
+            return self._body
 
     @property
     def address(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"{host!s}:{port}"
+        return self._server.address
 
     def set_body(self, body: str) -> None:
         with self._lock:
             self._body = body.encode()
 
     def start(self) -> SyntheticTarget:
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._server.stop()
 
     @contextlib.contextmanager
     def running(self) -> Iterator[SyntheticTarget]:
@@ -380,7 +359,7 @@ class CounterTarget:
         # labels -> (value at `since`, rate per second, since (monotonic))
         self._series: dict[tuple[tuple[str, str], ...], tuple[float, float, float]] = {}
         self.scrapes = 0
-        self._target = _BodyServer(self._render)
+        self._target = _BodyServer(self._render, name="counter-target")
 
     @property
     def address(self) -> str:
@@ -427,7 +406,7 @@ def _escape_label(value: str) -> str:
 class _BodyServer:
     """Serves `/metrics` from a callable evaluated on every scrape."""
 
-    def __init__(self, render: Callable[[], bytes]) -> None:
+    def __init__(self, render: Callable[[], bytes], name: str) -> None:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 if self.path.split("?", 1)[0] != "/metrics":
@@ -441,13 +420,11 @@ class _BodyServer:
                 self.wfile.write(body)
 
             def log_message(self, format: str, *args: Any) -> None:
-                pass
+                pass  # Prometheus scrapes every second: keep the test output clean
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="counter-target", daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.serve_forever, name=name, daemon=True)
 
     @property
     def address(self) -> str:
