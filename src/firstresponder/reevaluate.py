@@ -40,7 +40,9 @@ class Reevaluator:
         if not self._evaluator.enabled:
             return 0
         raised = 0
-        for incident in await self._store.list_incidents(IncidentFilter(open_only=True, limit=500)):
+        open_incidents = await self._store.list_incidents(IncidentFilter(open_only=True, limit=500))
+        self._failing &= {incident.id for incident in open_incidents}  # forget resolved ones
+        for incident in open_incidents:
             rule = self._classifier.rule_for(incident.service)
             if rule is None or rule.slo is None:
                 continue

@@ -59,7 +59,13 @@ class SloEvaluator:
         cached = self._cache.get(key)
         if cached is not None and now - cached[0] < CACHE_TTL:
             return cached[1]
-        outcome = await self._evaluate(self._client, rule.slo, previous)
+        try:
+            outcome = await self._evaluate(self._client, rule.slo, previous)
+        except Exception:  # fail open: a bug here must never cost an alert
+            log.exception(
+                "SLO evaluation crashed; classifying from labels", extra={"service": rule.service}
+            )
+            outcome = self._failed("internal", "internal error while evaluating the SLO")
         self._cache[key] = (now, outcome)
         self._metrics.slo_evaluations.labels("ok" if outcome.verdict else "failed").inc()
         return outcome
