@@ -21,7 +21,7 @@ from .domain.classify import LabelClassifier, with_slo
 from .domain.grouping import ClassifiedAlert, GroupEngine, Outcome
 from .domain.incident import Incident
 from .metrics import Metrics
-from .slo_eval import SloEvaluator
+from .slo_eval import SloEvaluator, SloOutcome
 from .store.ports import Database
 
 log = logging.getLogger(__name__)
@@ -84,13 +84,17 @@ class Ingestor:
                 rules[rule.service] = rule
         if not rules:
             return events
-        outcomes = dict(
-            zip(
-                rules,
-                await asyncio.gather(*(self._slo.evaluate(r) for r in rules.values())),
-                strict=True,
-            )
+        found = await asyncio.gather(
+            *(self._slo.evaluate(r) for r in rules.values()), return_exceptions=True
         )
+        outcomes: dict[str, SloOutcome] = {}
+        for service, result in zip(rules, found, strict=True):
+            if isinstance(result, Exception):  # a bug must never cost an alert: fail open
+                outcomes[service] = self._slo.crashed(service, result)
+            elif isinstance(result, BaseException):
+                raise result  # cancellation
+            else:
+                outcomes[service] = result
         refined = []
         for event in events:
             outcome = outcomes.get(event.classification.service)

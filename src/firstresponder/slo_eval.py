@@ -59,13 +59,7 @@ class SloEvaluator:
         cached = self._cache.get(key)
         if cached is not None and now - cached[0] < CACHE_TTL:
             return cached[1]
-        try:
-            outcome = await self._evaluate(self._client, rule.slo, previous)
-        except Exception:  # fail open: a bug here must never cost an alert
-            log.exception(
-                "SLO evaluation crashed; classifying from labels", extra={"service": rule.service}
-            )
-            outcome = self._failed("internal", "internal error while evaluating the SLO")
+        outcome = await self._evaluate(self._client, rule.slo, previous)
         self._cache[key] = (now, outcome)
         self._metrics.slo_evaluations.labels("ok" if outcome.verdict else "failed").inc()
         return outcome
@@ -86,6 +80,15 @@ class SloEvaluator:
             return self._failed("no_data", "Prometheus returned no data for the SLO queries")
         verdict = classify(slo.spec, readings, previous)
         return SloOutcome(_with_queries(verdict, slo))
+
+    def crashed(self, service: str, error: Exception) -> SloOutcome:
+        """For callers that must fail open whatever happened (ingestion never loses an alert)."""
+        log.error(
+            "SLO evaluation crashed; classifying from labels",
+            exc_info=error,
+            extra={"service": service},
+        )
+        return self._failed("internal", "internal error while evaluating the SLO")
 
     def _failed(self, kind: str, reason: str) -> SloOutcome:
         self._metrics.prometheus_query_errors.labels(kind).inc()

@@ -354,29 +354,3 @@ async def test_tls_with_a_private_ca(
     assert caught.value.permanent is True
     assert "TLS" in str(caught.value)
     assert [r.form["query"] for r in fake.requests] == ["up"]  # only the trusted one got through
-
-
-async def test_an_evaluator_bug_fails_open_instead_of_losing_the_alert(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from firstresponder import slo_eval
-    from firstresponder.domain.rules import ServiceRule, SloRule
-    from firstresponder.domain.slo import SloSpec
-    from firstresponder.domain.slo_queries import SlothSource
-    from firstresponder.metrics import Metrics
-    from tests.factories import FakeClock
-
-    def broken(*args: object, **kwargs: object) -> None:
-        raise ZeroDivisionError("a bug")
-
-    monkeypatch.setattr(slo_eval, "_read", broken)
-    metrics = Metrics()
-    async with aiohttp.ClientSession() as session:
-        client = PrometheusClient(session, "http://127.0.0.1:9")
-        evaluator = slo_eval.SloEvaluator(client, FakeClock(), metrics, timeout_s=1.0)
-        rule = ServiceRule(
-            "payments", (), slo=SloRule(SloSpec(0.999, 0.05), SlothSource("payments", "a"))
-        )
-        outcome = await evaluator.evaluate(rule)
-    assert outcome.verdict is None and outcome.failure == "internal error while evaluating the SLO"
-    assert metrics.prometheus_query_errors.labels("internal")._value.get() == 1

@@ -412,3 +412,31 @@ async def test_readyz_reports_a_store_that_is_down(
     ready = await client.get("/readyz")
     assert ready.status == 503
     assert (await ready.json())["status"] == "unavailable"
+
+
+async def test_a_crash_in_slo_evaluation_still_stores_and_declares_from_labels(
+    aiohttp_client: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    hook_headers: dict[str, str],
+) -> None:
+    """Ingestion fails open whatever goes wrong in live classification: no alert is lost."""
+    from firstresponder import slo_eval
+    from firstresponder.config import load_config
+
+    from ..factories import write_config
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("a bug in evaluation")
+
+    monkeypatch.setattr(slo_eval, "_read", broken)
+    config = load_config(write_config(tmp_path, prometheus={"url": "http://127.0.0.1:9"}))
+    client = await aiohttp_client(build_app(config, clock=FakeClock(), run_scheduler=False))
+    alert = make_alert(labels={"service": "checkout", "severity": "critical"})
+    response = await client.post(
+        "/api/v1/alertmanager", json=make_payload(alert), headers=hook_headers
+    )
+    assert response.status == 200
+    incident = (await (await client.get("/api/v1/incidents")).json())["incidents"][0]
+    assert incident["severity"] == "S2"  # from severity="critical"
+    assert "internal error while evaluating the SLO" in incident["classification"]["reason"]
