@@ -89,6 +89,7 @@ def write_config(directory: Path, **overrides: Any) -> Path:
         },
         "rules_dir": str(Path(__file__).parent.parent / "rules"),
         "logging": {"level": "warning", "format": "text"},
+        "escalation": {"enabled": False},
     }
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(config.get(key), dict):

@@ -16,6 +16,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from .config_paging import PagingConfig, build_paging
 from .config_schema import CONFIG_SCHEMA
 from .domain.rules import ClassificationSettings, ServiceRule
 from .domain.vocabulary import DEFAULT_SEVERITY_MAP, Impact, Severity
@@ -82,6 +83,7 @@ class Config:
     rules: tuple[ServiceRule, ...]
     rules_dir: Path | None
     prometheus: PrometheusConfig
+    paging: PagingConfig = field(default_factory=PagingConfig)
     log_level: str = "info"
     log_format: str = "json"
 
@@ -214,6 +216,8 @@ def _build(raw: Mapping[str, Any], base: Path) -> Config:
             rules = load_rules_dir(rules_dir)
         except ConfigError as exc:
             problems += exc.problems
+    paging, paging_problems = build_paging(raw)
+    problems += paging_problems
     if problems:
         raise ConfigError(problems)
     incidents = raw.get("incidents", {})
@@ -247,6 +251,7 @@ def _build(raw: Mapping[str, Any], base: Path) -> Config:
         rules=rules,
         rules_dir=rules_dir,
         prometheus=_prometheus(prom, base),
+        paging=paging,
         log_level=logging_raw.get("level", "info"),
         log_format=logging_raw.get("format", "json"),
     )

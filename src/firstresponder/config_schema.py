@@ -23,6 +23,32 @@ def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[
     return out
 
 
+PAGED_ROLES = ["eoc", "imoc", "cmoc"]
+TARGET_PATTERN = r"^(pagerduty|grafana_oncall|webhook:[A-Za-z0-9_.-]+)$"
+_URL = {"type": "string", "pattern": "^https?://"}
+_REPEATS = {"type": "integer", "minimum": 0, "maximum": 10}
+_ROLE_LIST = {"type": "array", "uniqueItems": True, "items": {"enum": PAGED_ROLES}}
+
+
+def _by_role(value: dict[str, Any]) -> dict[str, Any]:
+    return _obj({role: value for role in PAGED_ROLES})
+
+
+_LEVEL = _obj(
+    {
+        "page": _ROLE_LIST,
+        "escalate_to": _ROLE_LIST,
+        "ack_timeout": DURATION,
+        "investigating_timeout": DURATION,
+        "repeats": _REPEATS,
+    }
+)
+_BY_SEVERITY = {
+    "type": "object",
+    "propertyNames": {"pattern": "^[SsPp][1-4]$"},
+    "additionalProperties": _LEVEL,
+}
+
 _BASIC = _obj(
     {"username": {"type": "string", "minLength": 1}, "password": SECRET, "password_file": SECRET},
     ["username"],
@@ -107,6 +133,80 @@ CONFIG_SCHEMA: dict[str, Any] = _obj(
                 ),
             }
         ),
+        "escalation": _obj(
+            {
+                "enabled": {"type": "boolean"},
+                "ack_timeout": DURATION,
+                "investigating_timeout": DURATION,
+                "repeats": _REPEATS,
+                "targets": _by_role(
+                    {
+                        "type": "array",
+                        "minItems": 1,
+                        "uniqueItems": True,
+                        "items": {"type": "string", "pattern": TARGET_PATTERN},
+                    }
+                ),
+                "severities": _BY_SEVERITY,
+                "services": {"type": "object", "additionalProperties": _BY_SEVERITY},
+                "delivery": _obj(
+                    {
+                        "attempts": {"type": "integer", "minimum": 1, "maximum": 10},
+                        "max_backoff": DURATION,
+                        "lease": DURATION,
+                        "interval": DURATION,
+                    }
+                ),
+            }
+        ),
+        "pagerduty": _obj(
+            {
+                "events_url": _URL,
+                "api_url": _URL,
+                "routing_keys": _by_role(SECRET),
+                "api_token": SECRET,
+                "api_token_file": SECRET,
+                "schedules": _by_role({"type": "string", "minLength": 1}),
+                "webhook_secrets": {"type": "array", "items": SECRET},
+                "webhook_secret": SECRET,
+                "webhook_secret_file": SECRET,
+                "timeout": DURATION,
+            }
+        ),
+        "grafana_oncall": _obj(
+            {
+                "api_url": _URL,
+                "api_token": SECRET,
+                "api_token_file": SECRET,
+                "targets": _by_role(
+                    _obj(
+                        {
+                            "team": {"type": "string", "minLength": 1},
+                            "users": {
+                                "type": "array",
+                                "items": {"type": "string", "minLength": 1},
+                                "minItems": 1,
+                            },
+                        }
+                    )
+                ),
+                "timeout": DURATION,
+            }
+        ),
+        "webhooks": {
+            "type": "object",
+            "propertyNames": {"pattern": "^[A-Za-z0-9_.-]+$"},
+            "additionalProperties": _obj(
+                {
+                    "url": _URL,
+                    "bearer_token": SECRET,
+                    "bearer_token_file": SECRET,
+                    "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "timeout": DURATION,
+                },
+                ["url"],
+            ),
+        },
         "logging": _obj(
             {
                 "level": {"enum": ["debug", "info", "warning", "error"]},

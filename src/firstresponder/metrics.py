@@ -6,6 +6,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from .domain.vocabulary import Severity
 
+CHANNELS = ("pager", "slack")
+
 
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
@@ -78,9 +80,72 @@ class Metrics:
             ["result"],
             registry=r,
         )
+        self.last_webhook = Gauge(
+            "firstresponder_last_webhook_timestamp_seconds",
+            "Unix time of the last webhook accepted from Alertmanager.",
+            registry=r,
+        )
+        self.pages = Counter(
+            "firstresponder_pages",
+            "Pager deliveries (trigger, acknowledge, resolve) by target and final result.",
+            ["target", "action", "result"],
+            registry=r,
+        )
+        self.escalations = Counter(
+            "firstresponder_escalations",
+            "Escalations fired by a deadline, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.escalation_lag = Histogram(
+            "firstresponder_escalation_lag_seconds",
+            "How late an escalation deadline fired after it was due.",
+            buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900),
+            registry=r,
+        )
+        self.outbox_backlog = Gauge(
+            "firstresponder_outbox_backlog",
+            "Outbox messages not yet delivered, by channel.",
+            ["channel"],
+            registry=r,
+        )
+        self.outbox_oldest = Gauge(
+            "firstresponder_outbox_oldest_pending_seconds",
+            "Age of the oldest undelivered outbox message, by channel (0 when none).",
+            ["channel"],
+            registry=r,
+        )
+        self.delivery_failures = Counter(
+            "firstresponder_delivery_failures",
+            "Failed delivery attempts by channel and kind (transient is retried).",
+            ["channel", "kind"],
+            registry=r,
+        )
+        lifecycle_buckets = (30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400)
+        self.time_to_acknowledge = Histogram(
+            "firstresponder_time_to_acknowledge_seconds",
+            "Time from declaration to acknowledgement (MTTA), by severity.",
+            ["severity"],
+            buckets=lifecycle_buckets,
+            registry=r,
+        )
+        self.time_to_resolve = Histogram(
+            "firstresponder_time_to_resolve_seconds",
+            "Time from declaration to resolution (MTTR), by severity.",
+            ["severity"],
+            buckets=lifecycle_buckets,
+            registry=r,
+        )
         for severity in Severity:
             self.open_incidents.labels(severity.value).set(0)
+        for channel in CHANNELS:
+            self.outbox_backlog.labels(channel).set(0)
+            self.outbox_oldest.labels(channel).set(0)
 
     def set_open_counts(self, counts: dict[str, int]) -> None:
         for severity in Severity:
             self.open_incidents.labels(severity.value).set(counts.get(severity.value, 0))
+
+    def set_outbox(self, channel: str, backlog: int, oldest_s: float) -> None:
+        self.outbox_backlog.labels(channel).set(backlog)
+        self.outbox_oldest.labels(channel).set(oldest_s)

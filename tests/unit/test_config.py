@@ -21,6 +21,7 @@ REPO = Path(__file__).parent.parent.parent
 MINIMAL: dict[str, Any] = {
     "store": {"url": "sqlite:///fr.db"},
     "auth": {"webhook": {"bearer_token": "hook-token"}},
+    "escalation": {"enabled": False},
 }
 
 CHECKOUT_RULE = {"name": "checkout", "match": ['service="checkout"']}
@@ -224,6 +225,7 @@ def test_secret_files_are_read_and_stripped(tmp_path: Path) -> None:
     absolute.write_text("api-secret\r\n")
     content = {
         "store": MINIMAL["store"],
+        "escalation": MINIMAL["escalation"],
         "auth": {
             "webhook": {
                 "bearer_token_file": "hook",  # relative to the config file
@@ -245,6 +247,7 @@ def test_secret_file_path_may_come_from_env(
     monkeypatch.setenv("FR_SECRETS", str(tmp_path))
     content = {
         "store": MINIMAL["store"],
+        "escalation": MINIMAL["escalation"],
         "auth": {"webhook": {"bearer_token_file": "${FR_SECRETS}/token"}},
     }
     config = load_config(write(tmp_path, content))
@@ -278,7 +281,11 @@ def test_secret_file_problems_name_the_key(
     tmp_path: Path, webhook: dict[str, Any], problem: str
 ) -> None:
     (tmp_path / "hook").write_text("secret")
-    content = {"store": MINIMAL["store"], "auth": {"webhook": webhook}}
+    content = {
+        "store": MINIMAL["store"],
+        "escalation": MINIMAL["escalation"],
+        "auth": {"webhook": webhook},
+    }
     assert problem in problems(tmp_path, content)
 
 
@@ -298,8 +305,8 @@ def test_secret_file_problems_inside_lists_name_the_item(tmp_path: Path) -> None
     [
         (
             {"serverr": {}},
-            "(top level): unknown key(s) 'serverr'; allowed: auth, incidents, logging, "
-            "prometheus, rules_dir, server, store",
+            "(top level): unknown key(s) 'serverr'; allowed: auth, escalation, grafana_oncall, "
+            "incidents, logging, pagerduty, prometheus, rules_dir, server, store, webhooks",
         ),
         (
             {"server": {"lisen": "0.0.0.0:80"}},
@@ -395,11 +402,17 @@ def test_store_is_required(tmp_path: Path) -> None:
     ],
 )
 def test_auth_problems(tmp_path: Path, auth: dict[str, Any], problem: str) -> None:
-    assert problems(tmp_path, {"store": MINIMAL["store"], "auth": auth}) == [problem]
+    assert problems(
+        tmp_path, {"store": MINIMAL["store"], "escalation": MINIMAL["escalation"], "auth": auth}
+    ) == [problem]
 
 
 def test_anonymous_webhooks_must_be_asked_for(tmp_path: Path) -> None:
-    content = {"store": MINIMAL["store"], "auth": {"webhook": {"allow_anonymous": True}}}
+    content = {
+        "store": MINIMAL["store"],
+        "escalation": MINIMAL["escalation"],
+        "auth": {"webhook": {"allow_anonymous": True}},
+    }
     assert load_config(write(tmp_path, content)).webhook_auth.allow_anonymous
 
 
@@ -588,7 +601,12 @@ def test_problems_of_every_rule_file_and_the_config_come_together(tmp_path: Path
     rule_file(tmp_path / "rules", "b.yaml", [{"name": "b"}])
     found = problems(
         tmp_path,
-        {"store": MINIMAL["store"], "auth": {"webhook": {}}, "rules_dir": "rules"},
+        {
+            "store": MINIMAL["store"],
+            "escalation": MINIMAL["escalation"],
+            "auth": {"webhook": {}},
+            "rules_dir": "rules",
+        },
     )
     assert found[0] == "auth.webhook: set bearer_token or basic_auth (or allow_anonymous: true)"
     assert any(p.startswith("a.yaml: services[0] (a): bad regular expression") for p in found)

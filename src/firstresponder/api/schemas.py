@@ -67,6 +67,9 @@ TRACKED_ALERT = {
         "summary": {"type": "string"},
         "impact": IMPACT,
         "reason": {"type": "string"},
+        "evidence": {"type": "array", "items": {"type": "object"}},
+        "runbook_url": {"type": "string", "description": "the alert's runbook_url annotation"},
+        "generator_url": {"type": "string", "description": "Prometheus graph of the alert"},
     },
 }
 

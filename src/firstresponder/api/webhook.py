@@ -41,6 +41,7 @@ async def _accept(request: web.Request) -> web.Response:
     for alert in notification.alerts:
         metrics.alerts_received.labels(alert.status.value).inc()
     metrics.alerts_duplicate.inc(report.duplicates)
+    metrics.last_webhook.set_to_current_time()
     if notification.truncated_alerts:
         metrics.alerts_truncated.inc(notification.truncated_alerts)
         log.warning(

@@ -66,16 +66,23 @@ class EscalationPolicy:
 
 @dataclass(frozen=True)
 class Page:
-    """One message to a role's pager; `dedup_key` keeps retries to one vendor incident."""
+    """One message to a role's pager; `dedup_key` keeps retries to one vendor incident.
+
+    A repeated escalation page (`repeat` > 0) gets its own key: a vendor folds a trigger
+    with a known key into the open incident silently, and a repeat must ring again.
+    Acknowledge and resolve go to every key the role was triggered with (the store knows).
+    """
 
     incident_id: int
     role: Role
     action: PageAction
     reason: str
+    repeat: int = 0
 
     @property
     def dedup_key(self) -> str:
-        return f"firstresponder-{self.incident_id}-{self.role.value}"
+        key = f"firstresponder-{self.incident_id}-{self.role.value}"
+        return f"{key}-r{self.repeat}" if self.repeat else key
 
 
 @dataclass(frozen=True)
@@ -188,7 +195,9 @@ def on_deadline(
     plan = Plan()
     targets = [r for r in rules.escalate_to if r not in paged or deadline.repeat > 0]
     for role in targets:
-        plan.pages.append(Page(incident.id, role, PageAction.TRIGGER, f"escalated: {why}"))
+        plan.pages.append(
+            Page(incident.id, role, PageAction.TRIGGER, f"escalated: {why}", deadline.repeat)
+        )
     names = ", ".join(r.value.upper() for r in rules.escalate_to)
     plan.timeline.append(
         TimelineEntry(

@@ -85,6 +85,8 @@ def _tracked(event: ClassifiedAlert) -> TrackedAlert:
         c.impact,
         c.reason,
         tuple(c.evidence),
+        alert.annotations.get("runbook_url", "") or alert.annotations.get("runbook", ""),
+        alert.generator_url,
     )
 
 

@@ -41,6 +41,8 @@ class TrackedAlert:
     impact: Impact
     reason: str
     evidence: tuple[Mapping[str, Any], ...] = ()
+    runbook_url: str = ""
+    generator_url: str = ""
 
     @property
     def is_firing(self) -> bool:
@@ -58,6 +60,8 @@ class TrackedAlert:
             "impact": self.impact.value,
             "reason": self.reason,
             "evidence": [dict(e) for e in self.evidence],
+            "runbook_url": self.runbook_url,
+            "generator_url": self.generator_url,
         }
 
     @classmethod
@@ -74,6 +78,8 @@ class TrackedAlert:
             impact=Impact(raw["impact"]),
             reason=raw["reason"],
             evidence=tuple(raw.get("evidence", ())),
+            runbook_url=raw.get("runbook_url", ""),
+            generator_url=raw.get("generator_url", ""),
         )
 
 
