@@ -216,7 +216,7 @@ def _build(raw: Mapping[str, Any], base: Path) -> Config:
             rules = load_rules_dir(rules_dir)
         except ConfigError as exc:
             problems += exc.problems
-    paging, paging_problems = build_paging(raw)
+    paging, paging_problems = build_paging(raw, base)
     problems += paging_problems
     if problems:
         raise ConfigError(problems)

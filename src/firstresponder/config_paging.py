@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from .domain.escalation import DEFAULT_POLICIES, EscalationPolicy, SeverityPolicy
@@ -37,6 +38,7 @@ class PagerDutyConfig:
     schedules: Mapping[Role, str] = field(default_factory=dict)
     webhook_secrets: tuple[str, ...] = field(default=(), repr=False)
     timeout: timedelta = timedelta(seconds=10)
+    ca_file: str | None = None  # a private CA (an egress proxy, a test double)
 
 
 @dataclass(frozen=True)
@@ -74,10 +76,10 @@ class PagingConfig:
     interval: timedelta = timedelta(seconds=1)
 
 
-def build_paging(raw: Mapping[str, Any]) -> tuple[PagingConfig, list[str]]:
+def build_paging(raw: Mapping[str, Any], base: Path) -> tuple[PagingConfig, list[str]]:
     """The paging config and every reachability problem (key named, secret never shown)."""
     esc = raw.get("escalation", {})
-    pd = _pagerduty(raw.get("pagerduty", {}))
+    pd = _pagerduty(raw.get("pagerduty", {}), base)
     oncall = _grafana_oncall(raw.get("grafana_oncall", {}))
     hooks = {
         name: WebhookTargetConfig(
@@ -112,7 +114,7 @@ def build_paging(raw: Mapping[str, Any]) -> tuple[PagingConfig, list[str]]:
     return config, (_unreachable(config, esc) if config.enabled else [])
 
 
-def _pagerduty(raw: Mapping[str, Any]) -> PagerDutyConfig:
+def _pagerduty(raw: Mapping[str, Any], base: Path) -> PagerDutyConfig:
     secrets = list(raw.get("webhook_secrets", []))
     if raw.get("webhook_secret"):
         secrets.append(raw["webhook_secret"])
@@ -124,6 +126,7 @@ def _pagerduty(raw: Mapping[str, Any]) -> PagerDutyConfig:
         schedules={Role(r): s for r, s in raw.get("schedules", {}).items()},
         webhook_secrets=tuple(secrets),
         timeout=parse_duration(raw.get("timeout", "10s")),
+        ca_file=str(base / raw["ca_file"]) if "ca_file" in raw else None,
     )
 
 

@@ -26,8 +26,13 @@ def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[
 PAGED_ROLES = ["eoc", "imoc", "cmoc"]
 TARGET_PATTERN = r"^(pagerduty|grafana_oncall|webhook:[A-Za-z0-9_.-]+)$"
 _URL = {"type": "string", "pattern": "^https?://"}
+_HTTPS = {"type": "string", "pattern": "^https://", "description": "the pagerduty package needs https"}
 _REPEATS = {"type": "integer", "minimum": 0, "maximum": 10}
 _ROLE_LIST = {"type": "array", "uniqueItems": True, "items": {"enum": PAGED_ROLES}}
+
+
+def _one_of_keys(properties: dict[str, Any]) -> dict[str, Any]:
+    return {**_obj(properties), "minProperties": 1, "maxProperties": 1}
 
 
 def _by_role(value: dict[str, Any]) -> dict[str, Any]:
@@ -161,8 +166,9 @@ CONFIG_SCHEMA: dict[str, Any] = _obj(
         ),
         "pagerduty": _obj(
             {
-                "events_url": _URL,
-                "api_url": _URL,
+                "events_url": _HTTPS,
+                "api_url": _HTTPS,
+                "ca_file": {"type": "string", "minLength": 1},
                 "routing_keys": _by_role(SECRET),
                 "api_token": SECRET,
                 "api_token_file": SECRET,
@@ -179,7 +185,7 @@ CONFIG_SCHEMA: dict[str, Any] = _obj(
                 "api_token": SECRET,
                 "api_token_file": SECRET,
                 "targets": _by_role(
-                    _obj(
+                    _one_of_keys(
                         {
                             "team": {"type": "string", "minLength": 1},
                             "users": {

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -147,4 +148,52 @@ near_misses = Table(
     Column("alert", JSON, nullable=False),
     Column("recovered_at", UtcDateTime(), nullable=False),
     Column("reason", Text, nullable=False),
+)
+
+# Pages (and later Slack calls) written in the same transaction as the change that caused
+# them, delivered by the dispatcher. A claim is a lease: a replica that dies mid-delivery
+# leaves a row that another replica retakes once `claimed_until` has passed.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("target", String(100), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("dedup_key", String(255), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(16), nullable=False),  # pending, delivered, failed
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("next_attempt_at", UtcDateTime(), nullable=False),
+    Column("claimed_by", Text),
+    Column("claimed_until", UtcDateTime()),
+    Column("finished_at", UtcDateTime()),
+    Column("reference", Text),
+    Column("last_error", Text),
+)
+Index("ix_outbox_pending", outbox.c.status, outbox.c.next_attempt_at)
+Index("ix_outbox_incident", outbox.c.incident_id, outbox.c.role)
+
+# Escalation timers: one row per incident and kind; firing deletes the row.
+deadlines = Table(
+    "deadlines",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("due_at", UtcDateTime(), nullable=False),
+    Column("repeat", Integer, nullable=False),
+    UniqueConstraint("incident_id", "kind", name="uq_deadlines_incident_kind"),
+)
+Index("ix_deadlines_due", deadlines.c.due_at)
+
+# Deliveries of signed inbound webhooks already applied (PagerDuty's X-Webhook-Id).
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("delivery_id", String(200), primary_key=True),
+    Column("received_at", UtcDateTime(), nullable=False),
 )

@@ -1,0 +1,295 @@
+"""The outbox, escalation deadlines and inbound-delivery dedupe, as SQL on one connection.
+
+A mixin of the SQL unit of work: every method runs inside the caller's transaction.
+Claims are safe with several replicas on PostgreSQL: rows are selected `FOR UPDATE SKIP
+LOCKED` (SQLite has one writer, so the clause is not needed there and not rendered), and an
+outbox claim is a lease that expires, so a replica killed mid-delivery blocks nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, exists, func, insert, select, update
+from sqlalchemy.orm import aliased
+
+from ..domain.escalation import Deadline, DeadlineKind, PageAction
+from ..domain.incident import TimelineEntry
+from ..domain.vocabulary import Role
+from ..pagers.base import PageMessage
+from . import rows
+from .tables import deadlines, outbox, timeline, webhook_deliveries
+
+PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+
+
+@dataclass(frozen=True)
+class ClaimedMessage:
+    message: PageMessage
+    channel: str
+    attempts: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class DueDeadline:
+    id: int
+    deadline: Deadline
+
+
+class SqlPagingStatements:
+    """Needs `_conn` (a sync Connection) and `_insert` (the dialect's insert)."""
+
+    _conn: Connection
+    _insert: Any
+
+    # --- written with the incident change -----------------------------------------------
+
+    def pager_keys(self, incident_id: int) -> dict[Role, list[tuple[str, str]]]:
+        stmt = (
+            select(outbox.c.role, outbox.c.target, outbox.c.dedup_key)
+            .where(
+                outbox.c.incident_id == incident_id,
+                outbox.c.action == PageAction.TRIGGER.value,
+            )
+            .order_by(outbox.c.id)
+        )
+        out: dict[Role, list[tuple[str, str]]] = {}
+        for role, target, key in self._conn.execute(stmt):
+            keys = out.setdefault(Role(role), [])
+            if (target, key) not in keys:
+                keys.append((target, key))
+        return out
+
+    def enqueue(self, messages: Sequence[PageMessage], channel: str, now: datetime) -> None:
+        if not messages:
+            return
+        self._conn.execute(
+            insert(outbox),
+            [
+                {
+                    "incident_id": m.incident_id,
+                    "channel": channel,
+                    "target": m.target,
+                    "role": m.role.value,
+                    "action": m.action.value,
+                    "dedup_key": m.dedup_key,
+                    "payload": dict(m.payload),
+                    "status": PENDING,
+                    "attempts": 0,
+                    "created_at": now,
+                    "next_attempt_at": now,
+                }
+                for m in messages
+            ],
+        )
+
+    def schedule(self, items: Sequence[Deadline]) -> None:
+        for item in items:
+            stmt = self._insert(deadlines).values(
+                incident_id=item.incident_id,
+                kind=item.kind.value,
+                due_at=item.due_at,
+                repeat=item.repeat,
+            )
+            self._conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["incident_id", "kind"],
+                    set_={"due_at": stmt.excluded.due_at, "repeat": stmt.excluded.repeat},
+                )
+            )
+
+    def cancel_deadlines(self, incident_id: int, kinds: Collection[DeadlineKind]) -> None:
+        self._conn.execute(
+            delete(deadlines).where(
+                deadlines.c.incident_id == incident_id,
+                deadlines.c.kind.in_([k.value for k in kinds]),
+            )
+        )
+
+    def deadlines_of(self, incident_id: int) -> list[Deadline]:
+        stmt = select(deadlines).where(deadlines.c.incident_id == incident_id)
+        return [_deadline(r) for r in self._conn.execute(stmt).mappings()]
+
+    # --- the scheduler ------------------------------------------------------------------
+
+    def take_due_deadline(self, now: datetime) -> DueDeadline | None:
+        """Claim and remove the earliest due deadline; another replica skips it."""
+        found = (
+            self._conn.execute(
+                select(deadlines)
+                .where(deadlines.c.due_at <= now)
+                .order_by(deadlines.c.due_at, deadlines.c.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+            .mappings()
+            .first()
+        )
+        if found is None:
+            return None
+        self._conn.execute(delete(deadlines).where(deadlines.c.id == found["id"]))
+        return DueDeadline(int(found["id"]), _deadline(found))
+
+    def next_deadline(self) -> datetime | None:
+        return self._conn.execute(select(func.min(deadlines.c.due_at))).scalar_one_or_none()
+
+    # --- the dispatcher -----------------------------------------------------------------
+
+    def claim_outbox(
+        self, owner: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[ClaimedMessage]:
+        """Due messages, at most one per (target, dedup_key) at a time, oldest first.
+
+        A trigger must reach the vendor before its acknowledge or resolve, so a message
+        waits while an older one for the same key is undelivered.
+        """
+        older = aliased(outbox)
+        blocked = exists().where(
+            older.c.target == outbox.c.target,
+            older.c.dedup_key == outbox.c.dedup_key,
+            older.c.status == PENDING,
+            older.c.id < outbox.c.id,
+        )
+        free = (outbox.c.claimed_until.is_(None)) | (outbox.c.claimed_until < now)
+        stmt = (
+            select(outbox)
+            .where(outbox.c.status == PENDING, outbox.c.next_attempt_at <= now, free, ~blocked)
+            .order_by(outbox.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=outbox)
+        )
+        found = list(self._conn.execute(stmt).mappings())
+        if not found:
+            return []
+        ids = [int(r["id"]) for r in found]
+        self._conn.execute(
+            update(outbox)
+            .where(outbox.c.id.in_(ids))
+            .values(claimed_by=owner, claimed_until=now + lease)
+        )
+        return [self._claimed(r) for r in found]
+
+    def _claimed(self, row: Any) -> ClaimedMessage:
+        action = PageAction(row["action"])
+        reference = None
+        if action is not PageAction.TRIGGER:
+            reference = self._conn.execute(
+                select(outbox.c.reference)
+                .where(
+                    outbox.c.target == row["target"],
+                    outbox.c.dedup_key == row["dedup_key"],
+                    outbox.c.action == PageAction.TRIGGER.value,
+                    outbox.c.status == DELIVERED,
+                    outbox.c.reference.is_not(None),
+                )
+                .order_by(outbox.c.id.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+        message = PageMessage(
+            id=int(row["id"]),
+            incident_id=int(row["incident_id"]),
+            target=row["target"],
+            role=Role(row["role"]),
+            action=action,
+            dedup_key=row["dedup_key"],
+            payload=row["payload"],
+            reference=reference,
+        )
+        return ClaimedMessage(message, row["channel"], int(row["attempts"]), row["created_at"])
+
+    def finish_outbox(
+        self,
+        message_id: int,
+        *,
+        failed: bool,
+        now: datetime,
+        attempts: int,
+        reference: str | None = None,
+        error: str | None = None,
+        entry: TimelineEntry | None = None,
+        incident_id: int | None = None,
+    ) -> bool:
+        """Mark delivered or failed for good; False when it was already finished."""
+        done = self._conn.execute(
+            update(outbox)
+            .where(outbox.c.id == message_id, outbox.c.status == PENDING)
+            .values(
+                status=FAILED if failed else DELIVERED,
+                attempts=outbox.c.attempts + attempts,
+                finished_at=now,
+                reference=reference,
+                last_error=error,
+                claimed_by=None,
+                claimed_until=None,
+            )
+        ).rowcount
+        if done and entry is not None and incident_id is not None:
+            self.add_entries(incident_id, [entry])
+        return bool(done)
+
+    def retry_outbox(
+        self, message_id: int, owner: str, *, next_at: datetime, attempts: int, error: str
+    ) -> None:
+        """Give the claim back; try again at `next_at`."""
+        self._conn.execute(
+            update(outbox)
+            .where(
+                outbox.c.id == message_id,
+                outbox.c.status == PENDING,
+                outbox.c.claimed_by == owner,
+            )
+            .values(
+                attempts=outbox.c.attempts + attempts,
+                next_attempt_at=next_at,
+                last_error=error,
+                claimed_by=None,
+                claimed_until=None,
+            )
+        )
+
+    def add_entries(self, incident_id: int, entries: Sequence[TimelineEntry]) -> None:
+        if entries:
+            self._conn.execute(
+                insert(timeline), [rows.entry_values(incident_id, e) for e in entries]
+            )
+
+    def outbox_stats(self) -> dict[str, tuple[int, datetime | None]]:
+        """Undelivered messages per channel and the oldest one's creation time."""
+        stmt = (
+            select(outbox.c.channel, func.count(), func.min(outbox.c.created_at))
+            .where(outbox.c.status == PENDING)
+            .group_by(outbox.c.channel)
+        )
+        return {channel: (int(n), oldest) for channel, n, oldest in self._conn.execute(stmt)}
+
+    def outbox_of(self, incident_id: int) -> list[dict[str, Any]]:
+        """Every message of an incident, oldest first (the API shows them)."""
+        stmt = select(outbox).where(outbox.c.incident_id == incident_id).order_by(outbox.c.id)
+        return [dict(r) for r in self._conn.execute(stmt).mappings()]
+
+    # --- inbound webhooks ---------------------------------------------------------------
+
+    def first_delivery(self, delivery_id: str, now: datetime) -> bool:
+        """Record an inbound delivery; False if it was seen before (at-least-once senders)."""
+        stmt = (
+            self._insert(webhook_deliveries)
+            .values(delivery_id=delivery_id, received_at=now)
+            .on_conflict_do_nothing(index_elements=["delivery_id"])
+            .returning(webhook_deliveries.c.delivery_id)
+        )
+        return self._conn.execute(stmt).first() is not None
+
+    def forget_deliveries(self, before: datetime) -> None:
+        self._conn.execute(
+            delete(webhook_deliveries).where(and_(webhook_deliveries.c.received_at < before))
+        )
+
+
+def _deadline(row: Any) -> Deadline:
+    return Deadline(
+        int(row["incident_id"]), DeadlineKind(row["kind"]), row["due_at"], int(row["repeat"])
+    )
