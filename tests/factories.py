@@ -13,6 +13,7 @@ import yaml
 
 WEBHOOK_TOKEN = "test-webhook-token"
 API_TOKEN = "test-api-token"
+PAGERDUTY_WEBHOOK_SECRET = "test-pagerduty-webhook-secret"
 T0 = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 ZERO = "0001-01-01T00:00:00Z"
 DATA = Path(__file__).parent / "data"
@@ -90,6 +91,7 @@ def write_config(directory: Path, **overrides: Any) -> Path:
         "rules_dir": str(Path(__file__).parent.parent / "rules"),
         "logging": {"level": "warning", "format": "text"},
         "escalation": {"enabled": False},
+        "pagerduty": {"webhook_secrets": [PAGERDUTY_WEBHOOK_SECRET]},
     }
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(config.get(key), dict):

@@ -14,15 +14,19 @@ from aiohttp import web
 
 from .api import health, incidents
 from .api.errors import Handler, error_middleware
-from .api.keys import COMMANDS, CONFIG, INGESTOR, METRICS, SCHEDULER, STORE
+from .api.keys import COMMANDS, CONFIG, DISPATCHER, INGESTOR, METRICS, SCHEDULER, STORE
+from .api.pagerduty_webhook import pagerduty_webhook
 from .api.webhook import alertmanager_webhook
 from .clock import Clock, SystemClock
 from .commands import IncidentCommands
 from .config import Config
 from .domain.classify import LabelClassifier
 from .domain.grouping import GroupEngine
+from .escalations import EscalationRunner
 from .ingest import Ingestor, refresh_open_counts
 from .metrics import Metrics
+from .paging import Paging
+from .paging_wiring import build_dispatcher, build_pagers
 from .prometheus import PrometheusClient, build_ssl_context
 from .reevaluate import Reevaluator
 from .scheduler import Scheduler
@@ -62,6 +66,7 @@ async def count_api_requests(request: web.Request, handler: Handler) -> web.Stre
 def _routes(app: web.Application) -> None:
     router = app.router
     router.add_post("/api/v1/alertmanager", alertmanager_webhook)
+    router.add_post("/api/v1/pagerduty/webhook", pagerduty_webhook)
     for method, path, handler, _ in incidents.ROUTES:
         router.add_route(method, re.sub(r"\{id\}", r"{id:\\d{1,18}}", path), handler)
     router.add_get("/api/v1/openapi.json", health.openapi)
@@ -89,6 +94,17 @@ def _prometheus_client(config: Config, session: aiohttp.ClientSession) -> Promet
     )
 
 
+def _paging(config: Config) -> Paging | None:
+    if not config.paging.enabled:
+        return None
+    return Paging(
+        config.paging.policy,
+        config.paging.targets,
+        config.server.public_url,
+        config.prometheus.url,
+    )
+
+
 def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-def]
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         config, metrics = app[CONFIG], app[METRICS]
@@ -106,11 +122,23 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
             metrics,
             config.prometheus.timeout.total_seconds(),
         )
+        paging = _paging(config)
         ingestor = Ingestor(
-            store, classifier, GroupEngine(config.severity_map), clock, metrics, evaluator
+            store,
+            classifier,
+            GroupEngine(config.severity_map),
+            clock,
+            metrics,
+            evaluator,
+            paging=paging,
         )
-        commands = IncidentCommands(store, classifier, config.severity_map, clock, metrics)
+        commands = IncidentCommands(
+            store, classifier, config.severity_map, clock, metrics, paging=paging
+        )
+        pagers = build_pagers(config.paging, session)
+        dispatcher = build_dispatcher(store, pagers, clock, metrics, config.paging, commands)
         app[STORE], app[INGESTOR], app[COMMANDS] = store, ingestor, commands
+        app[DISPATCHER] = dispatcher
         app[SCHEDULER] = Scheduler(
             ingestor,
             store,
@@ -120,23 +148,36 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
                 store, classifier, evaluator, commands, dict(config.severity_map)
             ),
             reevaluate_every=config.prometheus.evaluation_interval,
+            escalations=EscalationRunner(store, paging, clock, metrics) if paging else None,
+            dispatcher=dispatcher,
         )
         await refresh_open_counts(store, metrics)
-        task = asyncio.create_task(app[SCHEDULER].run()) if run_scheduler else None
+        tasks = []
+        if run_scheduler:
+            interval = config.paging.interval.total_seconds()
+            tasks = [
+                asyncio.create_task(app[SCHEDULER].run()),
+                asyncio.create_task(dispatcher.run(interval)),
+            ]
+        if paging is None:
+            log.warning("paging is off (escalation.enabled: false): nobody will be paged")
         log.info(
             "firstresponder started",
             extra={
                 "rules": len(config.rules),
                 "store": store.dialect,
                 "prometheus": bool(config.prometheus.url),
+                "pagers": sorted(pagers),
             },
         )
         yield
-        if task is not None:
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await ingestor.drain()
+        for pager in pagers.values():
+            await pager.close()
         await session.close()
         await store.close()
         log.info("firstresponder stopped")

@@ -13,7 +13,8 @@ from .domain.vocabulary import Impact, IncidentState, Severity
 from .errors import ConflictError
 from .ingest import refresh_open_counts
 from .metrics import Metrics
-from .store.ports import Database
+from .paging import Paging
+from .store.ports import Database, UnitOfWork
 
 Change = Callable[[Incident, datetime], list[TimelineEntry]]
 
@@ -26,8 +27,10 @@ class IncidentCommands:
         severity_map: Mapping[Impact, Severity],
         clock: Clock,
         metrics: Metrics,
+        paging: Paging | None = None,
     ) -> None:
         self._store = store
+        self._paging = paging
         self._classifier = classifier
         self._severity_map = severity_map
         self._clock = clock
@@ -48,36 +51,40 @@ class IncidentCommands:
         now = self._clock.now()
         group_key = self._classifier.group_key(service, labels)
         chosen = severity or self._severity_map[impact]
-        async with self._store.unit_of_work() as uow:
-            state = await uow.load_group(group_key)
+        incident = Incident(
+            id=0,
+            group_key=group_key,
+            service=service,
+            title=title,
+            impact=impact,
+            severity=chosen,
+            state=IncidentState.INVESTIGATING,
+            declared_at=now,
+            updated_at=now,
+            source="manual",
+            description=description,
+            classification={"impact": impact.value, "reason": f"declared by {actor}"},
+        )
+        entry = TimelineEntry(
+            now,
+            "declared",
+            f"Incident declared by {actor}: {impact.value} ({chosen.value})",
+            actor=actor,
+            data={"impact": impact.value, "severity": chosen.value},
+        )
+
+        def adopt(uow: UnitOfWork) -> None:
+            state = uow.load_group(group_key)
             if state.incident is not None:
                 raise ConflictError(
                     f"incident {state.incident.id} is already open for {group_key}; add to it instead"
                 )
-            incident = Incident(
-                id=0,
-                group_key=group_key,
-                service=service,
-                title=title,
-                impact=impact,
-                severity=chosen,
-                state=IncidentState.INVESTIGATING,
-                declared_at=now,
-                updated_at=now,
-                source="manual",
-                description=description,
-                classification={"impact": impact.value, "reason": f"declared by {actor}"},
-            )
-            entry = TimelineEntry(
-                now,
-                "declared",
-                f"Incident declared by {actor}: {impact.value} ({chosen.value})",
-                actor=actor,
-                data={"impact": impact.value, "severity": chosen.value},
-            )
-            await uow.save_group(
-                state, GroupEngine(self._severity_map).adopt(state, incident, entry, now), now
-            )
+            outcome = GroupEngine(self._severity_map).adopt(state, incident, entry, now)
+            saved = uow.save_group(state, outcome, now)
+            if self._paging is not None and saved is not None:
+                self._paging.after_change(uow, saved, outcome.timeline, now)
+
+        await self._store.transact(adopt)
         self._metrics.incidents_declared.labels(service, chosen.value, impact.value).inc()
         await refresh_open_counts(self._store, self._metrics)
         return incident
@@ -85,11 +92,40 @@ class IncidentCommands:
     async def change(
         self, incident_id: int, change: Change
     ) -> tuple[Incident, list[TimelineEntry]]:
+        incident, entries, _ = await self.change_once(incident_id, change, None)
+        return incident, entries
+
+    async def change_once(
+        self, incident_id: int, change: Change, delivery_id: str | None
+    ) -> tuple[Incident, list[TimelineEntry], bool]:
+        """Apply `change`; with a `delivery_id` (an at-least-once sender's), only the first
+        time: the delivery is recorded in the same transaction. The bool says it was new."""
         now = self._clock.now()
-        async with self._store.unit_of_work() as uow:
-            incident = await uow.lock_incident(incident_id)
+
+        def apply(uow: UnitOfWork) -> tuple[Incident, list[TimelineEntry], bool]:
+            incident = uow.lock_incident(incident_id)
+            if delivery_id is not None and not uow.first_delivery(delivery_id, now):
+                return incident, [], False
             entries = change(incident, now)
             if entries:
-                await uow.save_incident(incident, entries)
-        await refresh_open_counts(self._store, self._metrics)
-        return incident, entries
+                uow.save_incident(incident, entries)
+                if self._paging is not None:
+                    self._paging.after_change(uow, incident, entries, now)
+            return incident, entries, True
+
+        incident, entries, fresh = await self._store.transact(apply)
+        self._observe(incident, entries)
+        if entries:
+            await refresh_open_counts(self._store, self._metrics)
+        return incident, entries, fresh
+
+    def _observe(self, incident: Incident, entries: list[TimelineEntry]) -> None:
+        """Time to acknowledge and to resolve (MTTA, MTTR), by severity."""
+        severity = incident.severity.value
+        for entry in entries:
+            if entry.kind == "acknowledged":
+                seconds = (entry.at - incident.declared_at).total_seconds()
+                self._metrics.time_to_acknowledge.labels(severity).observe(max(0.0, seconds))
+            elif entry.kind == "resolved":
+                seconds = (entry.at - incident.declared_at).total_seconds()
+                self._metrics.time_to_resolve.labels(severity).observe(max(0.0, seconds))

@@ -112,6 +112,10 @@ def expand_env(value: Any, path: str, problems: list[str]) -> Any:
     return _ENV.sub(swap, value)
 
 
+# Keys ending in _file that name a file to use, not a secret to read into the config.
+_PATH_KEYS = frozenset({"ca_file", "cert_file", "key_file"})
+
+
 def _read_secret_files(value: Any, path: str, base: Path, problems: list[str]) -> Any:
     """`token_file: /run/secrets/x` becomes `token: <contents>`; both at once is an error."""
     if isinstance(value, list):
@@ -121,7 +125,8 @@ def _read_secret_files(value: Any, path: str, base: Path, problems: list[str]) -
     out: dict[str, Any] = {}
     for key, item in value.items():
         here = f"{path}.{key}" if path else str(key)
-        if isinstance(key, str) and key.endswith("_file") and isinstance(item, str):
+        secret_file = key not in _PATH_KEYS and key.endswith("_file")
+        if isinstance(key, str) and secret_file and isinstance(item, str):
             target = key[: -len("_file")]
             if target in value:
                 problems.append(f"{here}: give either {target} or {key}, not both")

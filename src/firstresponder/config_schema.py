@@ -26,7 +26,11 @@ def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[
 PAGED_ROLES = ["eoc", "imoc", "cmoc"]
 TARGET_PATTERN = r"^(pagerduty|grafana_oncall|webhook:[A-Za-z0-9_.-]+)$"
 _URL = {"type": "string", "pattern": "^https?://"}
-_HTTPS = {"type": "string", "pattern": "^https://", "description": "the pagerduty package needs https"}
+_HTTPS = {
+    "type": "string",
+    "pattern": "^https://",
+    "description": "the pagerduty package needs https",
+}
 _REPEATS = {"type": "integer", "minimum": 0, "maximum": 10}
 _ROLE_LIST = {"type": "array", "uniqueItems": True, "items": {"enum": PAGED_ROLES}}
 

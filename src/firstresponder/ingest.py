@@ -1,17 +1,21 @@
 """Ingestion: persist alert events idempotently and apply them to incidents, with group commit.
 
 Requests that arrive while a transaction is running are gathered into the next one, so
-SQLite's single writer commits many webhooks at once instead of one fsync each.
-A caller gets its answer only after the transaction holding its alerts has committed.
+SQLite's single writer commits many webhooks at once instead of one fsync each. A batch is
+one unit of work, run whole in one call to `Store.transact` (on SQLite, one hop to the
+writer thread). A caller gets its answer only after the transaction holding its alerts
+has committed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 
@@ -21,13 +25,15 @@ from .domain.classify import LabelClassifier, with_slo
 from .domain.grouping import ClassifiedAlert, GroupEngine, Outcome
 from .domain.incident import Incident
 from .metrics import Metrics
+from .paging import Paging
 from .slo_eval import SloEvaluator, SloOutcome
-from .store.ports import Database
+from .store.ports import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 200
 ATTEMPTS = 3
+COMMIT_WINDOW_S = 0.001  # the longest a batch waits for more webhooks to join it
 
 
 @dataclass
@@ -36,6 +42,15 @@ class IngestReport:
     accepted: int = 0
     duplicates: int = 0
     incidents: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Applied:
+    """What one ingest transaction did: a report per job, the incidents it touched."""
+
+    reports: list[IngestReport] = field(default_factory=list)
+    touched: list[tuple[Incident, Outcome]] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
 
 
 @dataclass
@@ -54,6 +69,7 @@ class Ingestor:
         clock: Clock,
         metrics: Metrics,
         slo: SloEvaluator | None = None,
+        paging: Paging | None = None,
     ) -> None:
         self._store = store
         self._classifier = classifier
@@ -61,8 +77,11 @@ class Ingestor:
         self._clock = clock
         self._metrics = metrics
         self._slo = slo
+        self._paging = paging
         self._queue: list[_Job] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._expected = 1  # how many jobs the last batch held
+        self._enough: asyncio.Future[None] | None = None  # set once that many are queued
 
     async def submit(self, notification: Notification) -> IngestReport:
         events = [ClassifiedAlert(a, self._classifier.classify(a)) for a in notification.alerts]
@@ -70,6 +89,9 @@ class Ingestor:
             events = await self._with_live_numbers(events)
         job = _Job(notification, events, asyncio.get_running_loop().create_future())
         self._queue.append(job)
+        if self._enough is not None and len(self._queue) >= self._expected:
+            if not self._enough.done():
+                self._enough.set_result(None)
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
         return await asyncio.shield(job.done)
@@ -110,9 +132,27 @@ class Ingestor:
         if self._flusher is not None:
             await asyncio.shield(self._flusher)
 
+    async def _gather(self) -> None:
+        """Wait, at most COMMIT_WINDOW_S, until as many jobs are queued as the last batch held.
+
+        Webhooks answered together tend to come back together (a busy Alertmanager, or a
+        load generator): waiting for them makes one transaction of what would be two, and a
+        transaction costs far more than the webhooks in it. When the load falls, the
+        batches shrink and so does the wait: a lone webhook waits once, then never.
+        """
+        if len(self._queue) >= self._expected:
+            return
+        self._enough = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait([self._enough], timeout=COMMIT_WINDOW_S)
+        finally:
+            self._enough = None
+
     async def _flush(self) -> None:
         while self._queue:
+            await self._gather()
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            self._expected = len(batch)
             log.debug("committing ingest batch", extra={"notifications": len(batch)})
             try:
                 reports, touched = await self._commit_with_retry(batch)
@@ -143,34 +183,34 @@ class Ingestor:
         self, batch: Sequence[_Job]
     ) -> tuple[list[IngestReport], list[tuple[Incident, Outcome]]]:
         now = self._clock.now()
-        reports: list[IngestReport] = []
-        touched: list[tuple[Incident, Outcome]] = []
-        by_group: dict[str, list[ClassifiedAlert]] = defaultdict(list)
-        outcomes: list[Outcome] = []
-        async with self._store.unit_of_work() as uow:
-            by_receiver: dict[str, list[ClassifiedAlert]] = defaultdict(list)
-            for job in batch:
-                by_receiver[job.notification.receiver] += job.events
-            fresh: set[int] = set()
-            for receiver, events in by_receiver.items():
-                fresh.update(id(e) for e in await uow.record_events(events, receiver, now))
-            for job in batch:
-                new = [e for e in job.events if id(e) in fresh]
-                reports.append(IngestReport(len(job.events), len(new), len(job.events) - len(new)))
-                for event in new:
-                    by_group[event.classification.group_key].append(event)
-            for group_key in sorted(by_group):
-                events = by_group[group_key]
-                state = await uow.load_group(group_key, {e.alert.fingerprint for e in events})
-                outcome = self._engine.apply_events(state, events, now)
-                incident = await uow.save_group(state, outcome, now)
-                if incident is not None:
-                    touched.append((incident, outcome))
-                outcomes.append(outcome)
-        for outcome in outcomes:
+        applied = await self._store.transact(lambda uow: self._apply(uow, batch, now))
+        for outcome in applied.outcomes:
             self._count_near_misses(outcome)
-        self._note_incidents(batch, reports, touched)
-        return reports, touched
+        self._note_incidents(batch, applied.reports, applied.touched)
+        return applied.reports, applied.touched
+
+    def _apply(self, uow: UnitOfWork, batch: Sequence[_Job], now: datetime) -> _Applied:
+        """The whole batch in one transaction: record every event, then apply the new ones."""
+        applied = _Applied()
+        by_group = _record(uow, batch, now, applied.reports)
+        states = uow.load_groups(
+            {key: {e.alert.fingerprint for e in events} for key, events in by_group.items()}
+        )
+        changes = [
+            (state, self._engine.apply_events(state, by_group[key], now))
+            for key, state in states.items()
+        ]
+        for incident, (_, outcome) in zip(uow.save_groups(changes, now), changes, strict=True):
+            applied.outcomes.append(outcome)
+            if incident is not None:
+                applied.touched.append((incident, outcome))
+                self._page(uow, incident, outcome, now)
+        return applied
+
+    def _page(self, uow: UnitOfWork, incident: Incident, outcome: Outcome, now: datetime) -> None:
+        """Pages and deadlines for what the batch did, in the same transaction."""
+        if self._paging is not None and outcome.timeline:
+            self._paging.after_change(uow, incident, outcome.timeline, now)
 
     def _note_incidents(
         self,
@@ -220,14 +260,42 @@ class Ingestor:
         now = self._clock.now()
         declared = 0
         for group_key in await self._store.groups_due(now):
-            async with self._store.unit_of_work() as uow:
-                state = await uow.load_group(group_key)
-                outcome = self._engine.promote_due(state, now)
-                incident = await uow.save_group(state, outcome, now)
+            incident, outcome = await self._store.transact(
+                functools.partial(self._promote, group_key=group_key, now=now)
+            )
             if incident is not None:
                 await self._after_commit([(incident, outcome)])
                 declared += int(outcome.declared)
         return declared
+
+    def _promote(
+        self, uow: UnitOfWork, *, group_key: str, now: datetime
+    ) -> tuple[Incident | None, Outcome]:
+        state = uow.load_group(group_key)
+        outcome = self._engine.promote_due(state, now)
+        incident = uow.save_group(state, outcome, now)
+        if incident is not None:
+            self._page(uow, incident, outcome, now)
+        return incident, outcome
+
+
+def _record(
+    uow: UnitOfWork, batch: Sequence[_Job], now: datetime, reports: list[IngestReport]
+) -> dict[str, list[ClassifiedAlert]]:
+    """Persist every event of the batch, report per job; the never-seen events by group."""
+    by_receiver: dict[str, list[ClassifiedAlert]] = defaultdict(list)
+    for job in batch:
+        by_receiver[job.notification.receiver] += job.events
+    fresh: set[int] = set()
+    for receiver, events in by_receiver.items():
+        fresh.update(id(e) for e in uow.record_events(events, receiver, now))
+    by_group: dict[str, list[ClassifiedAlert]] = defaultdict(list)
+    for job in batch:
+        new = [e for e in job.events if id(e) in fresh]
+        reports.append(IngestReport(len(job.events), len(new), len(job.events) - len(new)))
+        for event in new:
+            by_group[event.classification.group_key].append(event)
+    return by_group
 
 
 _COUNTED_KINDS = frozenset({"state_changed", "resolved", "severity_raised", "severity_set"})

@@ -7,6 +7,8 @@ import logging
 from datetime import datetime, timedelta
 
 from .clock import Clock
+from .dispatch import Dispatcher
+from .escalations import EscalationRunner
 from .ingest import Ingestor, refresh_open_counts
 from .metrics import Metrics
 from .reevaluate import Reevaluator
@@ -25,6 +27,8 @@ class Scheduler:
         interval_s: float = 1.0,
         reevaluator: Reevaluator | None = None,
         reevaluate_every: timedelta = timedelta(seconds=30),
+        escalations: EscalationRunner | None = None,
+        dispatcher: Dispatcher | None = None,
     ) -> None:
         self._ingestor = ingestor
         self._store = store
@@ -34,9 +38,13 @@ class Scheduler:
         self._reevaluator = reevaluator
         self._reevaluate_every = reevaluate_every
         self._next_reevaluation: datetime | None = None
+        self._escalations = escalations
+        self._dispatcher = dispatcher
 
     async def tick(self) -> None:
         await self._ingestor.promote_due()
+        if self._escalations is not None:
+            await self._escalations.fire_due()
         now = self._clock.now()
         if self._reevaluator is not None and (
             self._next_reevaluation is None or now >= self._next_reevaluation
@@ -44,6 +52,8 @@ class Scheduler:
             self._next_reevaluation = now + self._reevaluate_every
             await self._reevaluator.pass_once()
         await refresh_open_counts(self._store, self._metrics)
+        if self._dispatcher is not None:
+            await self._dispatcher.refresh_gauges()
 
     async def run(self) -> None:
         while True:

@@ -100,6 +100,10 @@ class FakeServer:
         """Answer the next `times` requests with `status` (after any queued steps)."""
         self._script.extend(_Step(status, retry_after, body) for _ in range(times))
 
+    def recover(self) -> None:
+        """Forget the scripted failures not yet used: answer normally from now on."""
+        self._script.clear()
+
     def delay_next(self, seconds: float) -> None:
         """Answer the next request normally, but only after `seconds`."""
         self._script.append(_Step(delay=seconds))

@@ -6,6 +6,7 @@ publishes, so every test that uses it also proves the document tells the truth.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
@@ -17,11 +18,10 @@ from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
 
 from firstresponder.api.openapi import build_openapi
 from firstresponder.config import Config
-from firstresponder.store.sql import SqlStore
 from firstresponder.store.tables import alert_events
 
 from ..factories import load_data
@@ -153,11 +153,14 @@ async def snapshot(client: Client, incident_id: int) -> dict[str, Any]:
 
 async def stored_event_count(config: Config) -> int:
     """Alert events committed to the database, read through a connection of its own."""
-    store = SqlStore(config.store.url)
-    try:
-        async with store.engine.connect() as conn:
-            return int(
-                (await conn.execute(select(func.count()).select_from(alert_events))).scalar_one()
-            )
-    finally:
-        await store.close()
+
+    def count() -> int:
+        engine = create_engine(config.store.url)
+        try:
+            with engine.connect() as conn:
+                stmt = select(func.count()).select_from(alert_events)
+                return int(conn.execute(stmt).scalar_one())
+        finally:
+            engine.dispose()
+
+    return await asyncio.to_thread(count)

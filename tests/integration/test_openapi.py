@@ -4,6 +4,8 @@ routes the app serves and the answers it gives.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import re
 from collections.abc import Iterator
@@ -15,7 +17,7 @@ from referencing.exceptions import Unresolvable
 
 from firstresponder.api.openapi import build_openapi
 
-from ..factories import WEBHOOK_TOKEN, make_alert, make_payload
+from ..factories import PAGERDUTY_WEBHOOK_SECRET, WEBHOOK_TOKEN, make_alert, make_payload
 from .support import (
     DOC,
     DOC_URI,
@@ -356,6 +358,13 @@ async def test_real_answers_fit_the_documented_schemas(
     await post("/api/v1/incidents/3/ack", 409, {}, api)
     await post("/api/v1/incidents/99/notes", 404, {"text": "x"}, api)
     await post("/api/v1/incidents/3/roles", 400, {"role": "king", "person": "x"}, api)
+
+    pd_hook = "/api/v1/pagerduty/webhook"
+    event = b'{"event": {"event_type": "incident.acknowledged", "data": {"incident_key": "x"}}}'
+    signature = hmac.new(PAGERDUTY_WEBHOOK_SECRET.encode(), event, hashlib.sha256).hexdigest()
+    signed = {"X-PagerDuty-Signature": f"v1={signature}", "Content-Type": "application/json"}
+    await call(client, "POST", pd_hook, 200, data=event, headers=signed)
+    await call(client, "POST", pd_hook, 401, data=event, headers={"X-PagerDuty-Signature": "v1=00"})
 
     await call(client, "GET", "/api/v1/incidents", 200)
     await call(client, "GET", "/api/v1/incidents?open=true&limit=1", 200)

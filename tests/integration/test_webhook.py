@@ -8,7 +8,6 @@ so the webhook must be idempotent, commit before it answers, and answer 503 (nev
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -23,7 +22,8 @@ from firstresponder.api.keys import STORE
 from firstresponder.app import build_app
 from firstresponder.config import Config
 from firstresponder.errors import StoreUnavailable
-from firstresponder.store.sql import SqlStore, SqlUnitOfWork
+from firstresponder.store.sql import SqlStore
+from firstresponder.store.unit_of_work import SqlUnitOfWork
 
 from ..factories import API_TOKEN, WEBHOOK_TOKEN, FakeClock, iso, make_alert, make_payload
 from .support import (
@@ -318,20 +318,18 @@ async def test_chunked_delivery_is_accepted(client: Client, hook_headers: dict[s
 Restore = Callable[[], None]
 
 
-def _unit_of_work_down(store: SqlStore, monkeypatch: pytest.MonkeyPatch, db: Path) -> Restore:
-    @contextlib.asynccontextmanager
-    async def down() -> AsyncIterator[Any]:
+def _transaction_down(store: SqlStore, monkeypatch: pytest.MonkeyPatch, db: Path) -> Restore:
+    async def down(work: Any) -> Any:
         raise StoreUnavailable("store unavailable: OperationalError")
-        yield  # pragma: no cover
 
-    monkeypatch.setattr(store, "unit_of_work", down)
+    monkeypatch.setattr(store, "transact", down)
     return monkeypatch.undo
 
 
 def _database_locked(store: SqlStore, monkeypatch: pytest.MonkeyPatch, db: Path) -> Restore:
     """The insert fails mid-transaction, as SQLite's does when another writer holds the lock."""
 
-    async def locked(self: SqlUnitOfWork, *args: Any) -> Any:
+    def locked(self: SqlUnitOfWork, *args: Any) -> Any:
         cause = sqlite3.OperationalError("database is locked")
         raise OperationalError("INSERT INTO alert_events", {}, cause)
 
@@ -353,7 +351,7 @@ def _database_gone(store: SqlStore, monkeypatch: pytest.MonkeyPatch, db: Path) -
 
 
 FAILURES: dict[str, Callable[[SqlStore, pytest.MonkeyPatch, Path], Restore]] = {
-    "unit-of-work-raises": _unit_of_work_down,
+    "transaction-raises": _transaction_down,
     "database-locked": _database_locked,
     "database-file-gone": _database_gone,
 }
@@ -370,7 +368,7 @@ async def test_store_unavailable_answers_503_and_loses_nothing(
     await post_alerts(client, payload_from(SLOTH_PAGE), hook_headers)
     before = await snapshot(client, 1)
     store: SqlStore = client.app[STORE]
-    await store.engine.dispose()  # every connection from here on is a new one
+    await store.dispose()  # every connection from here on is a new one
     restore = FAILURES[failure](
         store, monkeypatch, Path(config.store.url.removeprefix("sqlite:///"))
     )
@@ -389,7 +387,7 @@ async def test_store_unavailable_answers_503_and_loses_nothing(
     for code in ("429", "500"):
         assert await metric(client, "firstresponder_webhook_requests_total", code=code) == 0
     restore()
-    await store.engine.dispose()
+    await store.dispose()
     assert await snapshot(client, 1) == before
     # Alertmanager's next retry finds the store back: nothing half-written, all accepted.
     answer = await post_alerts(client, new, hook_headers)

@@ -192,3 +192,18 @@ def test_secrets_never_appear_in_problems_or_repr(
     out = capsys.readouterr()
     assert "role imoc has no reachable pager" in out.out + out.err
     assert "secret-eoc-key" not in out.out + out.err
+
+
+def test_tls_file_keys_are_paths_not_secrets(tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text("not read at load time")
+    config = load(
+        tmp_path,
+        pagerduty={"ca_file": "ca.pem"},
+        prometheus={
+            "url": "https://prom",
+            "tls": {"ca_file": "ca.pem", "cert_file": "c.pem", "key_file": "k.pem"},
+        },
+    )
+    assert config.paging.pagerduty.ca_file == str(tmp_path / "ca.pem")
+    assert config.prometheus.ca_file == str(tmp_path / "ca.pem")
+    assert config.prometheus.key_file == str(tmp_path / "k.pem")

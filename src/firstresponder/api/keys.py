@@ -6,6 +6,7 @@ from aiohttp import web
 
 from ..commands import IncidentCommands
 from ..config import Config
+from ..dispatch import Dispatcher
 from ..ingest import Ingestor
 from ..metrics import Metrics
 from ..scheduler import Scheduler
@@ -17,3 +18,4 @@ INGESTOR = web.AppKey("ingestor", Ingestor)
 COMMANDS = web.AppKey("commands", IncidentCommands)
 METRICS = web.AppKey("metrics", Metrics)
 SCHEDULER = web.AppKey("scheduler", Scheduler)
+DISPATCHER = web.AppKey("dispatcher", Dispatcher)

@@ -101,6 +101,37 @@ def build_openapi() -> dict[str, Any]:
             },
         }
     }
+    paths["/api/v1/pagerduty/webhook"] = {
+        "post": {
+            "operationId": "pagerduty_webhook",
+            "summary": "PagerDuty webhooks v3 (signed): acknowledgements and resolutions made "
+            "in PagerDuty, mapped back to the incident by dedup key",
+            "parameters": [
+                {
+                    "name": "X-PagerDuty-Signature",
+                    "in": "header",
+                    "required": True,
+                    "description": "v1=<hex HMAC-SHA256(secret, body)>[,v1=…]",
+                    "schema": {"type": "string"},
+                },
+                {
+                    "name": "X-Webhook-Id",
+                    "in": "header",
+                    "required": False,
+                    "description": "delivery id; a redelivery is answered 'duplicate'",
+                    "schema": {"type": "string"},
+                },
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("PagerDutyWebhook")}},
+            },
+            "responses": {
+                "200": _json("PagerDutyWebhookAnswer", "applied, unchanged, duplicate or ignored"),
+                **_errors(400, 401, 404, 413, 503),
+            },
+        }
+    }
     for path, summary in (
         ("/healthz", "the process is alive"),
         ("/readyz", "the store answers"),

@@ -172,4 +172,32 @@ RESPONSES: dict[str, dict[str, Any]] = {
             "incidents": {"type": "array", "items": {"type": "integer"}},
         },
     },
+    "PagerDutyWebhookAnswer": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {
+            "status": {"enum": ["applied", "unchanged", "duplicate", "ignored"]},
+            "incident_id": {"type": "integer"},
+            "reason": {"type": "string"},
+        },
+    },
+    "PagerDutyWebhook": {
+        "type": "object",
+        "description": "PagerDuty webhooks v3: one event per delivery",
+        "required": ["event"],
+        "properties": {
+            "event": {
+                "type": "object",
+                "required": ["event_type"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "event_type": {"type": "string"},
+                    "resource_type": {"type": "string"},
+                    "occurred_at": {"type": "string"},
+                    "agent": {"type": ["object", "null"]},
+                    "data": {"type": "object"},
+                },
+            }
+        },
+    },
 }

@@ -9,7 +9,6 @@ outbox claim is a lease that expires, so a replica killed mid-delivery blocks no
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,23 +20,10 @@ from ..domain.incident import TimelineEntry
 from ..domain.vocabulary import Role
 from ..pagers.base import PageMessage
 from . import rows
+from .ports import ClaimedMessage, DueDeadline
 from .tables import deadlines, outbox, timeline, webhook_deliveries
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
-
-
-@dataclass(frozen=True)
-class ClaimedMessage:
-    message: PageMessage
-    channel: str
-    attempts: int
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class DueDeadline:
-    id: int
-    deadline: Deadline
 
 
 class SqlPagingStatements:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TypeVar
 
+from ..domain.escalation import Deadline, DeadlineKind
 from ..domain.grouping import ClassifiedAlert, GroupState, NearMiss, Outcome
 from ..domain.incident import Incident, TimelineEntry
-from ..domain.vocabulary import IncidentState, Severity
+from ..domain.vocabulary import IncidentState, Role, Severity
+from ..pagers.base import PageMessage
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -30,36 +33,109 @@ class StoredEntry:
     entry: TimelineEntry
 
 
-class UnitOfWork(Protocol):
-    """One transaction. Everything written through it commits together or not at all."""
+@dataclass(frozen=True)
+class ClaimedMessage:
+    message: PageMessage
+    channel: str
+    attempts: int
+    created_at: datetime
 
-    async def record_events(
+
+@dataclass(frozen=True)
+class DueDeadline:
+    id: int
+    deadline: Deadline
+
+
+class OutboxWork(Protocol):
+    """The outbox, escalation deadlines and inbound deliveries, inside a transaction."""
+
+    def pager_keys(self, incident_id: int) -> dict[Role, list[tuple[str, str]]]:
+        """(target, dedup_key) of every trigger enqueued for the incident, by role."""
+
+    def enqueue(self, messages: Sequence[PageMessage], channel: str, now: datetime) -> None: ...
+
+    def schedule(self, items: Sequence[Deadline]) -> None:
+        """Create or replace the incident's deadline of each kind."""
+
+    def cancel_deadlines(self, incident_id: int, kinds: Collection[DeadlineKind]) -> None: ...
+
+    def take_due_deadline(self, now: datetime) -> DueDeadline | None:
+        """Claim and remove the earliest due deadline; other replicas skip it."""
+
+    def claim_outbox(
+        self, owner: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[ClaimedMessage]: ...
+
+    def finish_outbox(
+        self,
+        message_id: int,
+        *,
+        failed: bool,
+        now: datetime,
+        attempts: int,
+        reference: str | None = None,
+        error: str | None = None,
+        entry: TimelineEntry | None = None,
+        incident_id: int | None = None,
+    ) -> bool: ...
+
+    def retry_outbox(
+        self, message_id: int, owner: str, *, next_at: datetime, attempts: int, error: str
+    ) -> None: ...
+
+    def add_entries(self, incident_id: int, entries: Sequence[TimelineEntry]) -> None: ...
+
+    def outbox_stats(self) -> dict[str, tuple[int, datetime | None]]: ...
+
+    def outbox_of(self, incident_id: int) -> list[dict[str, Any]]: ...
+
+    def first_delivery(self, delivery_id: str, now: datetime) -> bool:
+        """Record an inbound delivery; False if it was seen before."""
+
+
+class UnitOfWork(OutboxWork, Protocol):
+    """One transaction. Everything written through it commits together or not at all.
+
+    Its methods are synchronous: `Store.transact` runs the whole unit of work in one go,
+    off the event loop where the driver needs it, so a statement costs no loop round trip.
+    """
+
+    def record_events(
         self, events: Sequence[ClassifiedAlert], receiver: str, now: datetime
     ) -> list[ClassifiedAlert]:
         """Persist alert events; return only those never seen before (idempotency)."""
 
-    async def load_group(
-        self, group_key: str, fingerprints: Collection[str] | None = None
-    ) -> GroupState:
+    def load_group(self, group_key: str, fingerprints: Collection[str] | None = None) -> GroupState:
         """The group's open incident and pending alerts, locked until commit.
 
         Only the incident's alerts with these fingerprints are loaded (all when None);
         `Incident.firing_count` always counts them all.
         """
 
-    async def save_group(
-        self, state: GroupState, outcome: Outcome, now: datetime
-    ) -> Incident | None:
+    def save_group(self, state: GroupState, outcome: Outcome, now: datetime) -> Incident | None:
         """Write what `outcome` says changed; returns the incident, with its id, if any."""
 
-    async def lock_incident(self, incident_id: int) -> Incident:
+    def load_groups(self, wanted: Mapping[str, Collection[str] | None]) -> dict[str, GroupState]:
+        """`load_group` for many groups (fingerprints per group) in a few statements in all."""
+
+    def save_groups(
+        self, changes: Sequence[tuple[GroupState, Outcome]], now: datetime
+    ) -> list[Incident | None]:
+        """`save_group` for many groups in a few statements; what it returns, for each."""
+
+    def lock_incident(self, incident_id: int) -> Incident:
         """Load an incident for change, locked until commit; NotFoundError if absent."""
 
-    async def save_incident(self, incident: Incident, entries: Sequence[TimelineEntry]) -> None: ...
+    def save_incident(self, incident: Incident, entries: Sequence[TimelineEntry]) -> None: ...
 
 
 class Store(Protocol):
-    def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]: ...
+    async def transact(self, work: Callable[[UnitOfWork], T]) -> T:
+        """Run `work` in one transaction and commit; roll back if it raises.
+
+        `work` must not touch the event loop: it may run in another thread.
+        """
 
     async def groups_due(self, now: datetime, limit: int = 100) -> list[str]:
         """Groups whose pending alerts reach `declare_after` at or before `now`."""

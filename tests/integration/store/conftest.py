@@ -133,8 +133,11 @@ async def store(backend: Backend, store_url: str) -> AsyncIterator[SqlStore]:
     sql_store = SqlStore(store_url)
     await sql_store.migrate()
     if backend == "postgresql":
-        async with sql_store.engine.begin() as conn:
-            await conn.exec_driver_sql(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+        conn = await asyncpg.connect(store_url)
+        try:
+            await conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+        finally:
+            await conn.close()
     try:
         yield sql_store
     finally:

@@ -6,14 +6,17 @@ Each test runs unchanged on both backends through the parametrized `store` fixtu
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Collection, Coroutine, Iterator, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
+import asyncpg
 import pytest
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.util import await_only
 
 from firstresponder.domain.alerts import Alert, AlertStatus
 from firstresponder.domain.classify import Classification
@@ -27,7 +30,7 @@ from firstresponder.domain.vocabulary import (
     Severity,
 )
 from firstresponder.errors import NotFoundError, StoreUnavailable
-from firstresponder.store.ports import IncidentFilter
+from firstresponder.store.ports import IncidentFilter, UnitOfWork
 from firstresponder.store.sql import SqlStore
 
 T0 = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
@@ -91,33 +94,66 @@ def incident(
 
 
 async def record(store: SqlStore, events: Sequence[ClassifiedAlert]) -> list[ClassifiedAlert]:
-    async with store.unit_of_work() as uow:
-        return await uow.record_events(events, "firstresponder", NOW)
+    return await store.transact(lambda uow: uow.record_events(events, "firstresponder", NOW))
+
+
+def apply(
+    uow: UnitOfWork, events: Sequence[ClassifiedAlert], now: datetime = NOW
+) -> tuple[Outcome, Incident | None]:
+    """The application's write path for one group, inside a unit of work."""
+    fresh = uow.record_events(events, "firstresponder", now)
+    state = uow.load_group(events[0].classification.group_key)
+    outcome = ENGINE.apply_events(state, fresh, now)
+    return outcome, uow.save_group(state, outcome, now)
 
 
 async def ingest(
     store: SqlStore, events: Sequence[ClassifiedAlert], now: datetime = NOW
 ) -> tuple[Outcome, Incident | None]:
     """The application's write path for one group: dedup, lock, decide, save."""
-    async with store.unit_of_work() as uow:
-        fresh = await uow.record_events(events, "firstresponder", now)
-        state = await uow.load_group(events[0].classification.group_key)
-        outcome = ENGINE.apply_events(state, fresh, now)
-        return outcome, await uow.save_group(state, outcome, now)
+    return await store.transact(lambda uow: apply(uow, events, now))
 
 
 async def declare(store: SqlStore, new: Incident) -> Incident:
     """Insert a hand-built incident through save_group, as a declaration would."""
-    async with store.unit_of_work() as uow:
-        state = await uow.load_group(new.group_key)
+
+    def adopt(uow: UnitOfWork) -> Incident | None:
+        state = uow.load_group(new.group_key)
         state.incident = new
-        saved = await uow.save_group(state, Outcome(declared=True), new.declared_at)
+        return uow.save_group(state, Outcome(declared=True), new.declared_at)
+
+    saved = await store.transact(adopt)
     assert saved is not None
     return saved
 
 
 async def entries(store: SqlStore, incident_id: int) -> list[TimelineEntry]:
     return [stored.entry for stored in await store.timeline(incident_id)]
+
+
+async def load(
+    store: SqlStore,
+    group_key: str = "service=checkout",
+    fingerprints: Collection[str] | None = None,
+) -> GroupState:
+    return await store.transact(lambda uow: uow.load_group(group_key, fingerprints))
+
+
+async def change(
+    store: SqlStore, incident_id: int, make: Callable[[Incident], list[TimelineEntry]]
+) -> Incident:
+    """Lock an incident, change it, save it with the entries `make` returns."""
+
+    def work(uow: UnitOfWork) -> Incident:
+        found = uow.lock_incident(incident_id)
+        uow.save_incident(found, make(found))
+        return found
+
+    return await store.transact(work)
+
+
+def adding(*new: TimelineEntry) -> Callable[[Incident], list[TimelineEntry]]:
+    return lambda _: list(new)
 
 
 # --- migrations -----------------------------------------------------------------------
@@ -152,11 +188,13 @@ async def test_record_events_returns_only_never_seen_events(store: SqlStore) -> 
 
 
 async def test_record_events_deduplicates_across_units_of_work(store: SqlStore) -> None:
-    async with store.unit_of_work() as uow:
-        assert await uow.record_events([event("fp-a")], "am-1", NOW) == [event("fp-a")]
-        assert await uow.record_events([event("fp-a")], "am-1", NOW) == []
-    async with store.unit_of_work() as uow:
-        assert await uow.record_events([event("fp-a")], "am-2", NOW) == []
+    def twice(uow: UnitOfWork) -> tuple[list[ClassifiedAlert], list[ClassifiedAlert]]:
+        once = uow.record_events([event("fp-a")], "am-1", NOW)
+        return once, uow.record_events([event("fp-a")], "am-1", NOW)
+
+    assert await store.transact(twice) == ([event("fp-a")], [])
+    again = await store.transact(lambda uow: uow.record_events([event("fp-a")], "am-2", NOW))
+    assert again == []
 
 
 @pytest.mark.parametrize(
@@ -183,8 +221,7 @@ async def test_record_events_of_nothing_is_nothing(store: SqlStore) -> None:
 
 
 async def test_unknown_group_loads_empty(store: SqlStore) -> None:
-    async with store.unit_of_work() as uow:
-        state = await uow.load_group("service=never-seen")
+    state = await load(store, "service=never-seen")
     assert state == GroupState("service=never-seen", None, {})
 
 
@@ -201,8 +238,7 @@ async def test_save_group_declares_incident_with_id_and_ordered_timeline(
         "alert_firing",
     ]
     assert await entries(store, declared.id) == outcome.timeline
-    async with store.unit_of_work() as uow:
-        state = await uow.load_group("service=checkout")
+    state = await load(store)
     assert state.incident == declared and state.pending == {}
 
 
@@ -231,8 +267,7 @@ async def test_pending_alerts_persist_and_next_declare_at_drives_groups_due(
     outcome, declared = await ingest(store, [held])
     assert declared is None and outcome.pending_changed
     due_at = T0 + timedelta(minutes=5)
-    async with store.unit_of_work() as uow:
-        state = await uow.load_group("service=checkout")
+    state = await load(store)
     assert state.incident is None
     assert list(state.pending) == ["fp-a"]
     assert state.pending["fp-a"].declare_at == due_at
@@ -240,13 +275,66 @@ async def test_pending_alerts_persist_and_next_declare_at_drives_groups_due(
     assert await store.groups_due(due_at - timedelta(seconds=1)) == []
     assert await store.groups_due(due_at) == ["service=checkout"]
 
-    async with store.unit_of_work() as uow:
-        state = await uow.load_group("service=checkout")
+    def promote(uow: UnitOfWork) -> tuple[Outcome, Incident | None]:
+        state = uow.load_group("service=checkout")
         promoted = ENGINE.promote_due(state, due_at)
-        declared = await uow.save_group(state, promoted, due_at)
+        return promoted, uow.save_group(state, promoted, due_at)
+
+    promoted, declared = await store.transact(promote)
     assert promoted.declared and declared is not None
     assert await store.groups_due(due_at + timedelta(hours=1)) == []
     assert (await store.get_incident(declared.id)).declared_at == due_at
+
+
+async def test_load_groups_loads_each_group_with_the_alerts_wanted_for_it(
+    store: SqlStore,
+) -> None:
+    await ingest(store, [event("fp-a"), event("fp-b", name="Latency")])
+    await ingest(store, [event("fp-c", service="search"), event("fp-d", service="search")])
+    many = [f"fp-absent-{i}" for i in range(2500)]  # more than one IN list holds
+    wanted = {
+        "service=checkout": ["fp-a", "fp-c", *many],  # fp-c is search's, not checkout's
+        "service=search": None,
+        "service=never-seen": ["fp-a"],
+    }
+    states = await store.transact(lambda uow: uow.load_groups(wanted))
+    assert sorted(states) == sorted(wanted)
+    checkout, search = states["service=checkout"].incident, states["service=search"].incident
+    assert checkout is not None and search is not None
+    assert (set(checkout.alerts), checkout.firing_count) == ({"fp-a"}, 2)
+    assert (set(search.alerts), search.firing_count) == ({"fp-c", "fp-d"}, 2)
+    assert states["service=never-seen"] == GroupState("service=never-seen", None, {})
+    for key, state in states.items():
+        assert await load(store, key, wanted[key]) == state, f"{key} loaded alone differs"
+
+
+async def test_save_groups_saves_each_group_as_save_group_would(store: SqlStore) -> None:
+    _, known = await ingest(store, [event("fp-a")])
+    assert known is not None
+    held = event("fp-h", service="login", declare_after=timedelta(minutes=5))
+    batch = {
+        "service=checkout": [event("fp-b", name="Latency")],
+        "service=search": [event("fp-s", service="search")],
+        "service=login": [held],
+    }
+
+    def apply_all(uow: UnitOfWork) -> tuple[list[Outcome], list[Incident | None]]:
+        for events in batch.values():
+            uow.record_events(events, "am", NOW)
+        states = uow.load_groups({key: None for key in batch})
+        changes = [
+            (states[key], ENGINE.apply_events(states[key], batch[key], NOW)) for key in batch
+        ]
+        return [outcome for _, outcome in changes], uow.save_groups(changes, NOW)
+
+    (updated, declared, pending), (same, new, none) = await store.transact(apply_all)
+    assert same is not None and same.id == known.id and not updated.declared
+    assert new is not None and new.id != known.id and declared.declared
+    assert none is None and pending.pending_changed
+    assert set((await store.get_incident(known.id)).alerts) == {"fp-a", "fp-b"}
+    assert (await entries(store, new.id)) == declared.timeline
+    assert [e.kind for e in await entries(store, known.id)][-1:] == ["alert_firing"]
+    assert await store.groups_due(T0 + timedelta(minutes=5)) == ["service=login"]
 
 
 async def test_groups_due_orders_by_deadline_and_honours_limit(store: SqlStore) -> None:
@@ -278,27 +366,97 @@ class Boom(Exception):
 
 
 async def test_unit_of_work_that_raises_rolls_everything_back(store: SqlStore) -> None:
+    def declare_then_fail(uow: UnitOfWork) -> None:
+        _, declared = apply(uow, [event("fp-a")])
+        assert declared is not None and declared.id > 0
+        raise Boom
+
     with pytest.raises(Boom):
-        async with store.unit_of_work() as uow:
-            fresh = await uow.record_events([event("fp-a")], "firstresponder", NOW)
-            state = await uow.load_group("service=checkout")
-            outcome = ENGINE.apply_events(state, fresh, NOW)
-            declared = await uow.save_group(state, outcome, NOW)
-            assert declared is not None and declared.id > 0
-            raise Boom
+        await store.transact(declare_then_fail)
     assert await store.list_incidents(IncidentFilter()) == []
     assert await store.open_counts() == {}
     assert await record(store, [event("fp-a")]) == [event("fp-a")], "the event was never kept"
+
+
+async def test_reads_do_not_wait_for_a_writer_and_never_see_its_uncommitted_work(
+    store: SqlStore,
+) -> None:
+    declared = await declare(store, incident())
+    gate = Gate()
+
+    def resolve_slowly(uow: UnitOfWork) -> None:
+        found = uow.lock_incident(declared.id)
+        uow.save_incident(found, found.resolve("alice", NOW))
+        gate.hold()
+
+    writer = asyncio.create_task(store.transact(resolve_slowly))
+    try:
+        async with asyncio.timeout(10):
+            await holding(gate, writer)
+            seen = await store.get_incident(declared.id)
+            counts = await store.open_counts()
+            listed = await store.list_incidents(IncidentFilter(open_only=True))
+    finally:
+        gate.release.set()
+        await writer
+    assert seen.state is IncidentState.INVESTIGATING, "a read saw an uncommitted write"
+    assert counts == {"S2": 1} and listed == [seen]
+    assert (await store.get_incident(declared.id)).state is IncidentState.RESOLVED
+
+
+async def test_sqlite_writers_queue_behind_the_one_writer(store: SqlStore) -> None:
+    if store.dialect != "sqlite":
+        pytest.skip("SQLite's one writer thread; PostgreSQL writers wait on row locks")
+    gate = Gate()
+
+    def declare_slowly(uow: UnitOfWork) -> Incident | None:
+        _, declared = apply(uow, [event("fp-a")])
+        gate.hold()
+        return declared
+
+    first = asyncio.create_task(store.transact(declare_slowly))
+    second: asyncio.Task[tuple[Outcome, Incident | None]] | None = None
+    try:
+        async with asyncio.timeout(10):
+            await holding(gate, first)
+            second = asyncio.create_task(ingest(store, [event("fp-b", name="Latency")]))
+            await store.ping()  # the loop turns, reads answer; the second writer waits
+            assert not second.done(), "the second writer must wait for the first to commit"
+    finally:
+        gate.release.set()
+        await asyncio.gather(first, *filter(None, [second]), return_exceptions=True)
+    assert second is not None
+    declared, (outcome, updated) = first.result(), second.result()
+    assert declared is not None and not outcome.declared
+    assert updated is not None and updated.id == declared.id
+
+
+async def test_sqlite_writers_in_two_processes_wait_for_each_other_instead_of_failing(
+    store: SqlStore, store_url: str
+) -> None:
+    """Each transaction takes the write lock when it begins: one that read first and wrote
+    later would otherwise fail with SQLITE_BUSY, at once, whenever another process wrote."""
+    if store.dialect != "sqlite":
+        pytest.skip("SQLite's file lock; PostgreSQL writers wait on row locks")
+    other = SqlStore(store_url)  # a second daemon, or `firstresponder migrate`, on one file
+    try:
+        declared = await declare(store, incident())
+        notes = [TimelineEntry(NOW, "note", f"note {i}") for i in range(60)]
+        await asyncio.gather(
+            *(change((store, other)[i % 2], declared.id, adding(n)) for i, n in enumerate(notes))
+        )
+    finally:
+        await other.close()
+    assert sorted(e.message for e in await entries(store, declared.id)) == sorted(
+        n.message for n in notes
+    )
 
 
 async def test_only_one_open_incident_per_group(store: SqlStore) -> None:
     first = await declare(store, incident())
     with pytest.raises(IntegrityError):
         await declare(store, incident())
-    async with store.unit_of_work() as uow:
-        locked = await uow.lock_incident(first.id)
-        resolution = locked.resolve("alice", NOW + timedelta(hours=1))
-        await uow.save_incident(locked, resolution)
+    await change(store, first.id, lambda locked: locked.resolve("alice", NOW + timedelta(hours=1)))
     second = await declare(store, incident())
     assert second.id != first.id
     states = {i.id: i.state for i in await store.list_incidents(IncidentFilter())}
@@ -315,19 +473,40 @@ async def test_concurrent_ingests_of_one_group_declare_one_incident(store: SqlSt
 
 
 class Gate:
-    """Lets a writer hold its transaction (and locks) open until the test releases it."""
+    """Lets a unit of work hold its transaction (and locks) open until the test releases it.
+
+    PostgreSQL runs a unit of work in a greenlet on the loop's own thread, SQLite in the
+    store's writer thread; `hold` waits for the release in either without blocking the loop.
+    """
 
     def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         self.holding = asyncio.Event()
         self.release = asyncio.Event()
 
-    async def hold(self) -> None:
+    def hold(self) -> None:
+        """Called inside a unit of work."""
+        if threading.get_ident() == self._loop_thread:
+            await_only(self._hold())
+        else:
+            asyncio.run_coroutine_threadsafe(self._hold(), self._loop).result(timeout=10)
+
+    async def _hold(self) -> None:
         self.holding.set()
         await self.release.wait()
 
 
+async def holding(gate: Gate, task: asyncio.Task[Any]) -> None:
+    """Return once `task`'s unit of work holds the gate; fail if the task ended first."""
+    held = asyncio.create_task(gate.holding.wait())
+    await asyncio.wait({task, held}, return_when=asyncio.FIRST_COMPLETED)
+    held.cancel()
+    assert not task.done(), f"the first writer ended early: {task!r}"
+
+
 async def race(
-    store: SqlStore,
+    url: str,
     first: Callable[[Gate], Coroutine[Any, Any, A]],
     second: Callable[[], Coroutine[Any, Any, B]],
 ) -> tuple[A, B]:
@@ -340,12 +519,9 @@ async def race(
     second_task: asyncio.Task[B] | None = None
     try:
         async with asyncio.timeout(10):
-            holding = asyncio.create_task(gate.holding.wait())
-            await asyncio.wait({first_task, holding}, return_when=asyncio.FIRST_COMPLETED)
-            holding.cancel()
-            assert not first_task.done(), f"the first writer ended early: {first_task!r}"
+            await holding(gate, first_task)
             second_task = asyncio.create_task(second())
-            await wait_for_lock_waiter(store)
+            await wait_for_lock_waiter(url)
             assert not second_task.done(), "the second writer must wait for the first's locks"
     finally:
         gate.release.set()
@@ -353,47 +529,56 @@ async def race(
     return first_task.result(), second_task.result()
 
 
-async def wait_for_lock_waiter(store: SqlStore) -> None:
-    """Return once a session of this database is blocked on a lock (polls, never sleeps)."""
+async def wait_for_lock_waiter(url: str) -> None:
+    """Return once a session of this database is blocked on a lock (polls, never sleeps).
+
+    Looks through a connection of its own, outside the store under test.
+    """
     query = (
         "SELECT count(*) FROM pg_stat_activity"
         " WHERE datname = current_database() AND wait_event_type = 'Lock'"
     )
+    conn = await asyncpg.connect(url)
     try:
-        async with asyncio.timeout(5), store.engine.connect() as conn:
-            while not (await conn.exec_driver_sql(query)).scalar_one():
-                # pg_stat_activity is a snapshot per transaction: end it to look again.
-                await conn.rollback()
+        async with asyncio.timeout(5):
+            # Outside a transaction every query sees a fresh pg_stat_activity snapshot.
+            while not await conn.fetchval(query):
+                pass
     except TimeoutError:
         pytest.fail("no unit of work ever waited on a lock: the second writer was not held back")
+    finally:
+        await conn.close()
 
 
 @pytest.mark.parametrize("group_exists", [False, True], ids=["new-group", "known-group"])
 async def test_postgresql_second_unit_of_work_waits_for_the_group_lock(
-    store: SqlStore, group_exists: bool
+    store: SqlStore, store_url: str, group_exists: bool
 ) -> None:
     if store.dialect != "postgresql":
         pytest.skip("row locks are PostgreSQL's; SQLite serialises writers in the process")
     if group_exists:
-        async with store.unit_of_work() as uow:
-            await uow.load_group("service=checkout")
+        await load(store)
 
     async def first(gate: Gate) -> Incident | None:
-        async with store.unit_of_work() as uow:
-            fresh = await uow.record_events([event("fp-a")], "am-1", NOW)
-            state = await uow.load_group("service=checkout")
-            await gate.hold()
-            return await uow.save_group(state, ENGINE.apply_events(state, fresh, NOW), NOW)
+        def work(uow: UnitOfWork) -> Incident | None:
+            fresh = uow.record_events([event("fp-a")], "am-1", NOW)
+            state = uow.load_group("service=checkout")
+            gate.hold()
+            return uow.save_group(state, ENGINE.apply_events(state, fresh, NOW), NOW)
+
+        return await store.transact(work)
 
     async def second() -> tuple[Incident | None, Outcome, Incident | None]:
-        async with store.unit_of_work() as uow:
-            fresh = await uow.record_events([event("fp-b")], "am-2", NOW)
-            state = await uow.load_group("service=checkout")
+        def work(uow: UnitOfWork) -> tuple[Incident | None, Outcome, Incident | None]:
+            fresh = uow.record_events([event("fp-b")], "am-2", NOW)
+            state = uow.load_group("service=checkout")
             seen = state.incident
             outcome = ENGINE.apply_events(state, fresh, NOW)
-            return seen, outcome, await uow.save_group(state, outcome, NOW)
+            return seen, outcome, uow.save_group(state, outcome, NOW)
 
-    declared, (seen, outcome, updated) = await race(store, first, second)
+        return await store.transact(work)
+
+    declared, (seen, outcome, updated) = await race(store_url, first, second)
     assert declared is not None and seen is not None and seen.id == declared.id
     assert not outcome.declared and updated is not None and updated.id == declared.id
     [only] = await store.list_incidents(IncidentFilter())
@@ -402,7 +587,7 @@ async def test_postgresql_second_unit_of_work_waits_for_the_group_lock(
 
 @pytest.mark.parametrize("first_in", ["ingest", "api"])
 async def test_postgresql_ingest_and_incident_change_never_lose_each_others_writes(
-    store: SqlStore, first_in: str
+    store: SqlStore, store_url: str, first_in: str
 ) -> None:
     """A webhook and an acknowledgement racing on one incident: both writes survive."""
     if store.dialect != "postgresql":
@@ -411,31 +596,35 @@ async def test_postgresql_ingest_and_incident_change_never_lose_each_others_writ
     assert declared is not None
 
     async def ingest_latency(gate: Gate | None = None) -> None:
-        async with store.unit_of_work() as uow:
-            fresh = await uow.record_events([event("fp-b", name="Latency")], "am", NOW)
-            state = await uow.load_group("service=checkout")
+        def work(uow: UnitOfWork) -> None:
+            fresh = uow.record_events([event("fp-b", name="Latency")], "am", NOW)
+            state = uow.load_group("service=checkout")
             if gate is not None:
-                await gate.hold()
-            await uow.save_group(state, ENGINE.apply_events(state, fresh, NOW), NOW)
+                gate.hold()
+            uow.save_group(state, ENGINE.apply_events(state, fresh, NOW), NOW)
+
+        await store.transact(work)
 
     async def acknowledge(gate: Gate | None = None) -> None:
-        async with store.unit_of_work() as uow:
-            found = await uow.lock_incident(declared.id)
-            await uow.save_incident(found, found.acknowledge("alice", NOW))
+        def work(uow: UnitOfWork) -> None:
+            found = uow.lock_incident(declared.id)
+            uow.save_incident(found, found.acknowledge("alice", NOW))
             if gate is not None:
-                await gate.hold()
+                gate.hold()
+
+        await store.transact(work)
 
     if first_in == "ingest":
-        await race(store, ingest_latency, acknowledge)
+        await race(store_url, ingest_latency, acknowledge)
     else:
-        await race(store, acknowledge, ingest_latency)
+        await race(store_url, acknowledge, ingest_latency)
     stored = await store.get_incident(declared.id)
     assert stored.acknowledged_by == "alice", "the acknowledgement was lost"
     assert set(stored.alerts) == {"fp-a", "fp-b"}, "the new alert was lost"
 
 
 async def test_postgresql_alert_racing_a_resolution_opens_a_new_incident(
-    store: SqlStore,
+    store: SqlStore, store_url: str
 ) -> None:
     if store.dialect != "postgresql":
         pytest.skip("row locks are PostgreSQL's; SQLite serialises writers in the process")
@@ -443,15 +632,17 @@ async def test_postgresql_alert_racing_a_resolution_opens_a_new_incident(
     assert declared is not None
 
     async def resolve(gate: Gate) -> None:
-        async with store.unit_of_work() as uow:
-            found = await uow.lock_incident(declared.id)
-            await uow.save_incident(found, found.resolve("alice", NOW))
-            await gate.hold()
+        def work(uow: UnitOfWork) -> None:
+            found = uow.lock_incident(declared.id)
+            uow.save_incident(found, found.resolve("alice", NOW))
+            gate.hold()
+
+        await store.transact(work)
 
     async def refire() -> tuple[Outcome, Incident | None]:
         return await ingest(store, [event("fp-b", name="Latency")])
 
-    _, (outcome, new) = await race(store, resolve, refire)
+    _, (outcome, new) = await race(store_url, resolve, refire)
     assert outcome.declared and new is not None and new.id != declared.id
     assert (await store.get_incident(declared.id)).state is IncidentState.RESOLVED
     assert set((await store.get_incident(new.id)).alerts) == {"fp-b"}
@@ -523,19 +714,20 @@ async def test_lock_and_save_incident_round_trip_every_field(store: SqlStore) ->
     declared = await declare(store, incident(group_key="service=checkout,region=eu"))
     note = TimelineEntry(NOW, "note", "rolled back deploy 4711", actor="alice", data={"n": 1})
     resolution = TimelineEntry(NOW, "resolved", "Resolved by alice", actor="alice")
-    async with store.unit_of_work() as uow:
-        found = await uow.lock_incident(declared.id)
+
+    def change_everything(found: Incident) -> list[TimelineEntry]:
         assert found == declared
         everything_set(found)
-        await uow.save_incident(found, [note, resolution])
+        return [note, resolution]
+
+    found = await change(store, declared.id, change_everything)
     stored = await store.get_incident(declared.id)
     assert stored == found
     assert stored.declared_at == declared.declared_at and stored.id == declared.id
     moments = [stored.updated_at, stored.acknowledged_at, stored.resolved_at]
     assert all(moment is not None and moment.tzinfo is not None for moment in moments)
     assert all(a.starts_at.tzinfo is not None for a in stored.alerts.values())
-    async with store.unit_of_work() as uow:
-        assert await uow.lock_incident(declared.id) == found
+    assert await store.transact(lambda uow: uow.lock_incident(declared.id)) == found
     assert await entries(store, declared.id) == [note, resolution]
 
 
@@ -543,9 +735,7 @@ async def test_timeline_entries_carry_their_ids_in_order(store: SqlStore) -> Non
     declared = await declare(store, incident())
     notes = [TimelineEntry(NOW + timedelta(seconds=i), "note", f"note {i}") for i in range(5)]
     for note in notes:
-        async with store.unit_of_work() as uow:
-            found = await uow.lock_incident(declared.id)
-            await uow.save_incident(found, [note])
+        await change(store, declared.id, adding(note))
     stored = await store.timeline(declared.id)
     assert [s.entry for s in stored] == notes
     assert [s.incident_id for s in stored] == [declared.id] * 5
@@ -558,8 +748,7 @@ async def test_unknown_incident_is_not_found(store: SqlStore) -> None:
     with pytest.raises(NotFoundError):
         await store.timeline(4711)
     with pytest.raises(NotFoundError):
-        async with store.unit_of_work() as uow:
-            await uow.lock_incident(4711)
+        await store.transact(lambda uow: uow.lock_incident(4711))
 
 
 async def test_list_incidents_filters_newest_first(store: SqlStore) -> None:
@@ -622,8 +811,7 @@ async def test_unreachable_postgresql_is_store_unavailable() -> None:
             await down.ping()
         assert "s3cret" not in str(caught.value)
         with pytest.raises(StoreUnavailable):
-            async with down.unit_of_work():
-                pass
+            await down.transact(lambda uow: None)
         with pytest.raises(StoreUnavailable):
             await down.list_incidents(IncidentFilter())
         with pytest.raises(StoreUnavailable):
@@ -632,23 +820,40 @@ async def test_unreachable_postgresql_is_store_unavailable() -> None:
         await down.close()
 
 
-async def test_sqlite_in_a_missing_directory_is_store_unavailable(tmp_path: Path) -> None:
-    down = SqlStore(f"sqlite:///{tmp_path / 'missing' / 'fr.db'}")
+@pytest.fixture
+def read_only_dir(tmp_path: Path) -> Iterator[Path]:
+    """A directory this process cannot create files in."""
+    ro = tmp_path / "read-only"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        # root ignores file modes; nobody can create a file in /proc.
+        yield Path("/proc") if os.access(ro, os.W_OK) else ro
+    finally:
+        ro.chmod(0o755)
+
+
+@pytest.mark.parametrize("where", ["missing-directory", "not-a-directory", "read-only-directory"])
+async def test_sqlite_file_that_cannot_be_created_is_store_unavailable(
+    tmp_path: Path, where: str, request: pytest.FixtureRequest
+) -> None:
+    if where == "missing-directory":
+        path = tmp_path / "missing" / "fr.db"
+    elif where == "not-a-directory":
+        (tmp_path / "a-file").write_text("")
+        path = tmp_path / "a-file" / "fr.db"
+    else:
+        path = request.getfixturevalue("read_only_dir") / "fr.db"
+    down = SqlStore(f"sqlite:///{path}")
     try:
         with pytest.raises(StoreUnavailable):
             await down.ping()
         with pytest.raises(StoreUnavailable):
             await down.migrate()
         with pytest.raises(StoreUnavailable):
+            await down.transact(lambda uow: uow.record_events([event()], "am", NOW))
+        with pytest.raises(StoreUnavailable):
             await down.groups_due(NOW)
     finally:
         await down.close()
-        await failed_sqlite_connections_stopped()
-
-
-async def failed_sqlite_connections_stopped() -> None:
-    """aiosqlite stops a connection that failed to open without awaiting its thread; that
-    thread then reports to the loop, so let it finish while the test's loop still runs."""
-    for thread in threading.enumerate():
-        if thread.name.endswith("(_connection_worker_thread)"):
-            await asyncio.to_thread(thread.join, 5)
+    assert not path.exists()

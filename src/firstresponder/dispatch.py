@@ -1,0 +1,285 @@
+"""Deliver the outbox: claim due messages, send each through its pager, record the result.
+
+Retrying belongs here (tenacity): a few quick attempts with exponential backoff and
+jitter, `Retry-After` honoured on 429; then the claim is given back with a later
+`next_attempt_at`, so a vendor outage delays pages but never loses them. A 4xx other than
+429 is a permanent failure: on the timeline, in the metrics, not retried. Delivery is
+at-least-once; the dedup_key makes a repeated trigger the same vendor incident.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity.stop import stop_base
+from tenacity.wait import wait_base, wait_exponential_jitter
+
+from .clock import Clock
+from .config_paging import DeliverySettings
+from .domain.escalation import PageAction
+from .domain.incident import TimelineEntry
+from .metrics import Metrics
+from .pagers.base import (
+    PageMessage,
+    Pager,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+from .paging import PAGER
+from .store.ports import ClaimedMessage, Database
+
+log = logging.getLogger(__name__)
+
+# Called after a trigger reached a role's pager (the on-call lookup records names).
+PagedHook = Callable[[PageMessage], Awaitable[None]]
+
+
+class _RetryAfterOrBackoff(wait_base):
+    """Wait what a 429 (or 503) asked for; otherwise exponential backoff with jitter."""
+
+    def __init__(self, settings: DeliverySettings) -> None:
+        self._backoff = wait_exponential_jitter(
+            initial=settings.initial_wait.total_seconds(),
+            max=settings.max_inline_wait.total_seconds(),
+        )
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        asked = _retry_after(retry_state)
+        return asked if asked is not None else self._backoff(retry_state)
+
+
+class _AskedTooLong(stop_base):
+    """Stop the quick attempts when the vendor asks for a longer pause than we hold a claim."""
+
+    def __init__(self, limit: timedelta) -> None:
+        self._limit = limit.total_seconds()
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        asked = _retry_after(retry_state)
+        return asked is not None and asked > self._limit
+
+
+def _retry_after(retry_state: RetryCallState) -> float | None:
+    outcome = retry_state.outcome
+    error = outcome.exception() if outcome is not None else None
+    return error.retry_after if isinstance(error, TransientDeliveryError) else None
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Database,
+        pagers: Mapping[str, Pager],
+        clock: Clock,
+        metrics: Metrics,
+        *,
+        owner: str,
+        settings: DeliverySettings | None = None,
+        on_paged: PagedHook | None = None,
+    ) -> None:
+        self._store = store
+        self._pagers = pagers
+        self._clock = clock
+        self._metrics = metrics
+        self._owner = owner
+        self._settings = settings or DeliverySettings()
+        self._on_paged = on_paged
+        self._slots = asyncio.Semaphore(self._settings.concurrency)
+
+    async def pass_once(self) -> int:
+        """Deliver what is due now; returns how many messages were handled."""
+        now, s = self._clock.now(), self._settings
+        claimed = await self._store.transact(
+            lambda uow: uow.claim_outbox(self._owner, now, s.lease, s.batch)
+        )
+        if claimed:
+            await asyncio.gather(*(self._deliver(item) for item in claimed))
+        return len(claimed)
+
+    async def refresh_gauges(self) -> None:
+        stats = await self._store.transact(lambda uow: uow.outbox_stats())
+        now = self._clock.now()
+        for channel in (PAGER, "slack"):
+            backlog, oldest = stats.get(channel, (0, None))
+            age = max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0
+            self._metrics.set_outbox(channel, backlog, age)
+
+    async def _deliver(self, claimed: ClaimedMessage) -> None:
+        async with self._slots:
+            message = claimed.message
+            pager = self._pagers.get(message.target)
+            tries = 0
+            try:
+                if pager is None:
+                    raise PermanentDeliveryError(
+                        f"pager target {message.target!r} is not configured"
+                    )
+                async for attempt in self._retrying(claimed.channel):
+                    with attempt:
+                        tries += 1
+                        reference = await pager.send(message)
+            except PermanentDeliveryError as exc:
+                await self._failed(claimed, tries, str(exc))
+            except TransientDeliveryError as exc:
+                await self._later(claimed, tries, exc)
+            except Exception as exc:  # a bug in a pager must not stop the other pages
+                log.exception("pager crashed", extra={"target": message.target})
+                await self._later(claimed, tries, TransientDeliveryError(type(exc).__name__))
+            else:
+                await self._delivered(claimed, tries, reference)
+
+    def _retrying(self, channel: str) -> AsyncRetrying:
+        s = self._settings
+
+        def count(_: RetryCallState) -> None:
+            self._metrics.delivery_failures.labels(channel, "transient").inc()
+
+        return AsyncRetrying(
+            stop=stop_after_attempt(s.attempts) | _AskedTooLong(s.max_inline_wait),
+            wait=_RetryAfterOrBackoff(s),
+            retry=retry_if_exception_type(TransientDeliveryError),
+            sleep=self._clock.sleep,
+            before_sleep=count,
+            reraise=True,
+        )
+
+    async def _delivered(self, claimed: ClaimedMessage, tries: int, reference: str | None) -> None:
+        message, now = claimed.message, self._clock.now()
+        entry = None
+        if message.action is PageAction.TRIGGER:
+            entry = TimelineEntry(
+                now,
+                "paged",
+                f"{message.role.value.upper()} paged through {message.target}: "
+                f"{message.payload.get('reason', '')}",
+                data=_data(message, tries + claimed.attempts),
+            )
+        finished = await self._finish(claimed, tries, now, reference=reference, entry=entry)
+        self._metrics.pages.labels(message.target, message.action.value, "delivered").inc()
+        log.info(
+            "page delivered",
+            extra={
+                "incident_id": message.incident_id,
+                "target": message.target,
+                "role": message.role.value,
+                "action": message.action.value,
+                "attempts": tries + claimed.attempts,
+            },
+        )
+        if finished and message.action is PageAction.TRIGGER and self._on_paged is not None:
+            try:
+                await self._on_paged(message)
+            except Exception:  # advisory (who is on call): never undo a delivered page
+                log.exception("on-call lookup failed", extra={"incident_id": message.incident_id})
+
+    async def _failed(self, claimed: ClaimedMessage, tries: int, error: str) -> None:
+        message, now = claimed.message, self._clock.now()
+        entry = TimelineEntry(
+            now,
+            "page_failed",
+            f"{message.action.value.capitalize()} of {message.role.value.upper()} through "
+            f"{message.target} failed for good: {error}",
+            data={**_data(message, tries + claimed.attempts), "error": error},
+        )
+        await self._finish(claimed, tries, now, error=error, entry=entry, failed=True)
+        self._metrics.delivery_failures.labels(claimed.channel, "permanent").inc()
+        self._metrics.pages.labels(message.target, message.action.value, "failed").inc()
+        log.error(
+            "page failed permanently",
+            extra={"incident_id": message.incident_id, "target": message.target, "error": error},
+        )
+
+    async def _later(
+        self, claimed: ClaimedMessage, tries: int, error: TransientDeliveryError
+    ) -> None:
+        """Give the claim back with a later attempt time; note the first delay on the timeline."""
+        message, now, s = claimed.message, self._clock.now(), self._settings
+        self._metrics.delivery_failures.labels(claimed.channel, "transient").inc()
+        total = claimed.attempts + tries
+        backoff = min(
+            s.max_backoff.total_seconds(),
+            s.initial_wait.total_seconds() * 2 ** min(total, 20),
+        ) * random.uniform(0.5, 1.0)
+        wait = max(backoff, error.retry_after or 0.0)
+        next_at = now + timedelta(seconds=wait)
+        first = claimed.attempts == 0
+        entry = None
+        if first:
+            entry = TimelineEntry(
+                now,
+                "page_delayed",
+                f"{message.action.value.capitalize()} of {message.role.value.upper()} through "
+                f"{message.target} is failing ({error}); retrying until it is delivered",
+                data={**_data(message, total), "error": str(error)},
+            )
+
+        def give_back(uow: Any) -> None:
+            uow.retry_outbox(
+                message.id, self._owner, next_at=next_at, attempts=tries, error=str(error)
+            )
+            if entry is not None:
+                uow.add_entries(message.incident_id, [entry])
+
+        await self._store.transact(give_back)
+        log.warning(
+            "page delivery failing, will retry",
+            extra={
+                "incident_id": message.incident_id,
+                "target": message.target,
+                "error": str(error),
+                "retry_in_s": round(wait, 1),
+            },
+        )
+
+    async def _finish(
+        self,
+        claimed: ClaimedMessage,
+        tries: int,
+        now: datetime,
+        *,
+        reference: str | None = None,
+        error: str | None = None,
+        entry: TimelineEntry | None = None,
+        failed: bool = False,
+    ) -> bool:
+        message = claimed.message
+        return await self._store.transact(
+            lambda uow: uow.finish_outbox(
+                message.id,
+                failed=failed,
+                now=now,
+                attempts=tries,
+                reference=reference,
+                error=error,
+                entry=entry,
+                incident_id=message.incident_id,
+            )
+        )
+
+    async def run(self, interval_s: float = 1.0) -> None:
+        while True:
+            try:
+                while await self.pass_once() >= self._settings.batch:
+                    pass  # a full batch: there may be more due right now
+                await self.refresh_gauges()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the store may be down; keep trying, pages wait in the outbox
+                log.exception("outbox dispatch pass failed")
+            await self._clock.sleep(interval_s)
+
+
+def _data(message: PageMessage, attempts: int) -> dict[str, Any]:
+    return {
+        "role": message.role.value,
+        "target": message.target,
+        "action": message.action.value,
+        "dedup_key": message.dedup_key,
+        "attempts": attempts,
+    }
