@@ -36,3 +36,8 @@ def setup_logging(level: str = "info", fmt: str = "json") -> None:
     root.setLevel(level.upper())
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Every request (httpx2) and the pagerduty package's "exceeded maximum number of
+    # attempts" (its retries are switched off on purpose) would drown the dispatcher's own
+    # log of each delivery; keep only what is really wrong.
+    logging.getLogger("httpx2").setLevel(logging.WARNING)
+    logging.getLogger("pagerduty").setLevel(logging.CRITICAL)

@@ -1,0 +1,180 @@
+"""Process-level faults: `kill -9` the daemon mid-incident, restart it, nothing is lost.
+
+The real daemon process pages a fake PagerDuty (a real TLS server in a thread of this
+test). Waits poll until something is observed; there is no fixed sleep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ..factories import API_TOKEN, WEBHOOK_TOKEN, make_alert, make_payload
+from ..fakes import CA_FILE, FakePagerDuty
+from .harness import Managed, Processes, free_port, get_json, post_json, wait_ready, wait_until
+
+KEYS = {"eoc": "e" * 32, "imoc": "i" * 32, "cmoc": "c" * 32}
+ACK_TIMEOUT_S = 4
+DEADLINE_S = 30.0
+
+
+class ThreadedFake:
+    """A fake server on its own event loop in a thread, for tests that are not async."""
+
+    def __init__(self, fake: FakePagerDuty) -> None:
+        self.fake = fake
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def __enter__(self) -> FakePagerDuty:
+        self._thread.start()
+        self._run(self.fake.__aenter__())
+        return self.fake
+
+    def __exit__(self, *_: object) -> None:
+        self._run(self.fake.__aexit__(None, None, None))
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+
+    def _run(self, coroutine: Any) -> Any:
+        done: Future[Any] = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        return done.result(timeout=10)
+
+
+@dataclass
+class Daemon:
+    processes: Processes
+    config: Path
+    url: str
+    managed: Managed | None = None
+
+    def start(self) -> None:
+        executable = str(Path(sys.executable).parent / "firstresponder")
+        self.managed = self.processes.start(
+            f"firstresponder-{len(self.processes.started)}",
+            [executable, "serve", "--config", str(self.config)],
+            cwd=self.config.parent,
+        )
+        wait_ready(f"{self.url}/readyz", what="daemon ready", deadline_s=DEADLINE_S, processes=None)
+
+    def kill_9(self) -> None:
+        assert self.managed is not None
+        self.managed.kill()  # SIGKILL: no shutdown, no cleanup
+
+
+@pytest.fixture
+def pd() -> Iterator[FakePagerDuty]:
+    with ThreadedFake(FakePagerDuty()) as fake:
+        yield fake
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, pd: FakePagerDuty) -> Iterator[Daemon]:
+    port = free_port()
+    config = tmp_path / "firstresponder.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "server": {"listen": f"127.0.0.1:{port}", "public_url": f"http://127.0.0.1:{port}"},
+                "store": {"url": f"sqlite:///{tmp_path / 'fr.db'}"},
+                "auth": {
+                    "webhook": {"bearer_token": WEBHOOK_TOKEN},
+                    "api_tokens": [{"name": "e2e", "token": API_TOKEN}],
+                },
+                "escalation": {"enabled": True, "ack_timeout": f"{ACK_TIMEOUT_S}s"},
+                "pagerduty": {"events_url": pd.url, "ca_file": str(CA_FILE), "routing_keys": KEYS},
+                "logging": {"level": "info", "format": "json"},
+            }
+        )
+    )
+    processes = Processes(tmp_path / "logs")
+    try:
+        yield Daemon(processes, config, f"http://127.0.0.1:{port}")
+    finally:
+        processes.stop_all()
+        print(processes.describe(tail=None))
+
+
+def _declare(daemon: Daemon) -> int:
+    alert = make_alert(labels={"service": "cart", "impact": "degraded", "alertname": "CartErrors"})
+    answer = post_json(
+        f"{daemon.url}/api/v1/alertmanager",
+        make_payload(alert),
+        headers={"Authorization": f"Bearer {WEBHOOK_TOKEN}"},
+    )
+    assert answer is not None and answer.status == 200, answer
+    [incident_id] = answer.json()["incidents"]
+    return int(incident_id)
+
+
+def _triggers(pd: FakePagerDuty, role: str) -> list[str]:
+    return [
+        e["dedup_key"]
+        for e in pd.events
+        if e["event_action"] == "trigger" and e["routing_key"] == KEYS[role]
+    ]
+
+
+def _timeline(daemon: Daemon, incident_id: int) -> list[str]:
+    body = get_json(f"{daemon.url}/api/v1/incidents/{incident_id}/timeline")
+    return [e["kind"] for e in body["entries"]] if body else []
+
+
+def test_kill_9_before_the_escalation_is_due_still_pages_the_imoc_once(
+    daemon: Daemon, pd: FakePagerDuty
+) -> None:
+    daemon.start()
+    incident_id = _declare(daemon)
+    declared = time.monotonic()
+    wait_until(lambda: _triggers(pd, "eoc") or None, what="EOC paged", deadline_s=DEADLINE_S)
+    daemon.kill_9()
+    # The escalation falls due while the daemon is dead.
+    wait_until(
+        lambda: time.monotonic() > declared + ACK_TIMEOUT_S or None,
+        what="ack timeout passed",
+        deadline_s=DEADLINE_S,
+        interval_s=0.2,
+    )
+    assert _triggers(pd, "imoc") == []
+    daemon.start()
+    wait_until(lambda: _triggers(pd, "imoc") or None, what="IMOC paged", deadline_s=DEADLINE_S)
+    wait_until(
+        lambda: "paged" in _timeline(daemon, incident_id)[-1:] or None,
+        what="IMOC page recorded",
+        deadline_s=DEADLINE_S,
+    )
+    assert _triggers(pd, "imoc") == [f"firstresponder-{incident_id}-imoc"]
+    assert _triggers(pd, "eoc") == [f"firstresponder-{incident_id}-eoc"]
+    assert _timeline(daemon, incident_id).count("escalated") == 1
+
+
+def test_kill_9_between_commit_and_delivery_loses_no_page(
+    daemon: Daemon, pd: FakePagerDuty
+) -> None:
+    pd.fail_next(503, times=10_000)  # PagerDuty is down: the page stays in the outbox
+    daemon.start()
+    incident_id = _declare(daemon)
+    wait_until(
+        lambda: "page_delayed" in _timeline(daemon, incident_id) or None,
+        what="page delayed",
+        deadline_s=DEADLINE_S,
+    )
+    daemon.kill_9()
+    pd.recover()
+    daemon.start()
+    def eoc_incidents() -> list[str]:
+        return [i.dedup_key for i in pd.incidents if i.routing_key == KEYS["eoc"]]
+
+    # The page waits out its backoff (under a minute here), then reaches PagerDuty once.
+    wait_until(lambda: eoc_incidents() or None, what="EOC page accepted", deadline_s=90.0)
+    assert eoc_incidents() == [f"firstresponder-{incident_id}-eoc"]
