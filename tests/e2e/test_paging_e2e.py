@@ -172,6 +172,7 @@ def test_kill_9_between_commit_and_delivery_loses_no_page(
     daemon.kill_9()
     pd.recover()
     daemon.start()
+
     def eoc_incidents() -> list[str]:
         return [i.dedup_key for i in pd.incidents if i.routing_key == KEYS["eoc"]]
 
