@@ -1,0 +1,140 @@
+"""The paging part of the store contract (outbox, deadlines, inbound deliveries), on SQLite
+and on the real PostgreSQL, including two claimers racing on PostgreSQL's row locks."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from firstresponder.domain.escalation import Deadline, DeadlineKind, PageAction
+from firstresponder.domain.incident import TimelineEntry
+from firstresponder.domain.vocabulary import Role
+from firstresponder.pagers.base import PageMessage
+from firstresponder.store.sql import SqlStore
+
+from .test_store_contract import NOW, declare, entries, incident
+
+LEASE = timedelta(minutes=5)
+
+
+def page(
+    incident_id: int, role: Role, action: PageAction, target: str = "pagerduty"
+) -> PageMessage:
+    key = f"firstresponder-{incident_id}-{role.value}"
+    return PageMessage(0, incident_id, target, role, action, key, {"summary": "s"})
+
+
+async def test_enqueued_pages_are_claimed_in_order_one_per_key(store: SqlStore) -> None:
+    first = await declare(store, incident("a"))
+    messages = [
+        page(first.id, Role.EOC, PageAction.TRIGGER),
+        page(first.id, Role.IMOC, PageAction.TRIGGER),
+        page(first.id, Role.EOC, PageAction.ACKNOWLEDGE),
+    ]
+    await store.transact(lambda uow: uow.enqueue(messages, "pager", NOW))
+    keys = await store.transact(lambda uow: uow.pager_keys(first.id))
+    assert keys == {
+        Role.EOC: [("pagerduty", f"firstresponder-{first.id}-eoc")],
+        Role.IMOC: [("pagerduty", f"firstresponder-{first.id}-imoc")],
+    }
+    claimed = await store.transact(lambda uow: uow.claim_outbox("a", NOW, LEASE, 10))
+    # the acknowledge waits behind its own trigger
+    assert [(c.message.role, c.message.action) for c in claimed] == [
+        (Role.EOC, PageAction.TRIGGER),
+        (Role.IMOC, PageAction.TRIGGER),
+    ]
+    assert await store.transact(lambda uow: uow.claim_outbox("b", NOW, LEASE, 10)) == []
+    entry = TimelineEntry(NOW, "paged", "EOC paged")
+    done = await store.transact(
+        lambda uow: uow.finish_outbox(
+            claimed[0].message.id,
+            failed=False,
+            now=NOW,
+            attempts=1,
+            reference="ref-1",
+            entry=entry,
+            incident_id=first.id,
+        )
+    )
+    assert done
+    again = await store.transact(
+        lambda uow: uow.finish_outbox(claimed[0].message.id, failed=False, now=NOW, attempts=1)
+    )
+    assert not again, "finishing twice is refused (one timeline entry)"
+    [ack] = await store.transact(lambda uow: uow.claim_outbox("b", NOW, LEASE, 10))
+    assert ack.message.action is PageAction.ACKNOWLEDGE and ack.message.reference == "ref-1"
+    assert [e.kind for e in await entries(store, first.id)].count("paged") == 1
+
+
+async def test_a_lost_claim_is_retaken_after_its_lease(store: SqlStore) -> None:
+    first = await declare(store, incident("b"))
+    await store.transact(
+        lambda uow: uow.enqueue([page(first.id, Role.EOC, PageAction.TRIGGER)], "pager", NOW)
+    )
+    [claimed] = await store.transact(lambda uow: uow.claim_outbox("dead", NOW, LEASE, 10))
+    soon = NOW + LEASE - timedelta(seconds=1)
+    assert await store.transact(lambda uow: uow.claim_outbox("live", soon, LEASE, 10)) == []
+    later = NOW + LEASE + timedelta(seconds=1)
+    [retaken] = await store.transact(lambda uow: uow.claim_outbox("live", later, LEASE, 10))
+    assert retaken.message.id == claimed.message.id
+    stats = await store.transact(lambda uow: uow.outbox_stats())
+    assert stats == {"pager": (1, NOW)}
+
+
+async def test_retry_gives_the_claim_back_for_later(store: SqlStore) -> None:
+    first = await declare(store, incident("c"))
+    await store.transact(
+        lambda uow: uow.enqueue([page(first.id, Role.EOC, PageAction.TRIGGER)], "pager", NOW)
+    )
+    [claimed] = await store.transact(lambda uow: uow.claim_outbox("a", NOW, LEASE, 10))
+    later = NOW + timedelta(seconds=30)
+    await store.transact(
+        lambda uow: uow.retry_outbox(
+            claimed.message.id, "a", next_at=later, attempts=4, error="503"
+        )
+    )
+    assert await store.transact(lambda uow: uow.claim_outbox("a", NOW, LEASE, 10)) == []
+    [again] = await store.transact(lambda uow: uow.claim_outbox("a", later, LEASE, 10))
+    assert again.attempts == 4
+
+
+async def test_deadlines_are_replaced_per_kind_cancelled_and_taken_once(store: SqlStore) -> None:
+    first = await declare(store, incident("d"))
+    ack = Deadline(first.id, DeadlineKind.ACK, NOW + timedelta(minutes=15))
+    moved = Deadline(first.id, DeadlineKind.ACK, NOW + timedelta(minutes=20), repeat=1)
+    inv = Deadline(first.id, DeadlineKind.INVESTIGATING, NOW + timedelta(minutes=30))
+    await store.transact(lambda uow: uow.schedule([ack, inv]))
+    await store.transact(lambda uow: uow.schedule([moved]))
+    assert await store.transact(lambda uow: uow.take_due_deadline(NOW)) is None
+    due = await store.transact(lambda uow: uow.take_due_deadline(NOW + timedelta(minutes=20)))
+    assert due is not None and due.deadline == moved
+    taken = await store.transact(lambda uow: uow.take_due_deadline(NOW + timedelta(hours=1)))
+    assert taken is not None and taken.deadline == inv
+    await store.transact(lambda uow: uow.schedule([inv, ack]))
+    await store.transact(lambda uow: uow.cancel_deadlines(first.id, [DeadlineKind.INVESTIGATING]))
+    left = await store.transact(lambda uow: uow.take_due_deadline(NOW + timedelta(days=1)))
+    assert left is not None and left.deadline == ack
+    assert await store.transact(lambda uow: uow.take_due_deadline(NOW + timedelta(days=1))) is None
+
+
+async def test_racing_claimers_fire_each_deadline_once(store: SqlStore) -> None:
+    created = [await declare(store, incident(f"race{n}")) for n in range(8)]
+    await store.transact(
+        lambda uow: uow.schedule([Deadline(i.id, DeadlineKind.ACK, NOW) for i in created])
+    )
+
+    async def drain() -> list[int]:
+        taken = []
+        while (due := await store.transact(lambda uow: uow.take_due_deadline(NOW))) is not None:
+            taken.append(due.deadline.incident_id)
+        return taken
+
+    results = await asyncio.gather(drain(), drain(), drain())
+    fired = [incident_id for taken in results for incident_id in taken]
+    assert sorted(fired) == sorted(i.id for i in created)
+
+
+async def test_inbound_deliveries_are_recognised(store: SqlStore) -> None:
+    assert await store.transact(lambda uow: uow.first_delivery("pagerduty:1", NOW))
+    assert not await store.transact(lambda uow: uow.first_delivery("pagerduty:1", NOW))
+    assert await store.transact(lambda uow: uow.first_delivery("pagerduty:2", NOW))
