@@ -129,6 +129,7 @@ def _daemon_config(tmp: Path, port: int) -> Path:
                 "shutdown_timeout": "10s",
             },
             "store": {"url": f"sqlite:///{tmp / 'firstresponder.db'}"},
+            "escalation": {"enabled": False},  # these tests are about declaring, not paging
             "auth": {
                 "webhook": {"bearer_token": WEBHOOK_TOKEN},
                 "api_tokens": [{"name": "e2e", "token": API_TOKEN}],

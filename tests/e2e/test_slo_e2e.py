@@ -286,6 +286,7 @@ def _daemon_config(directory: Path, port: int, prometheus_url: str, rules_dir: P
                 "shutdown_timeout": "5s",
             },
             "store": {"url": f"sqlite:///{directory / 'firstresponder.db'}"},
+            "escalation": {"enabled": False},  # these tests are about declaring, not paging
             "auth": {
                 "webhook": {"bearer_token": WEBHOOK_TOKEN},
                 "api_tokens": [{"name": "e2e", "token": API_TOKEN}],
