@@ -24,14 +24,13 @@ from .clock import Clock
 from .config_paging import DeliverySettings
 from .domain.escalation import PageAction
 from .domain.incident import TimelineEntry
-from .metrics import Metrics
+from .metrics import CHANNELS, Metrics
 from .pagers.base import (
     PageMessage,
     Pager,
     PermanentDeliveryError,
     TransientDeliveryError,
 )
-from .paging import PAGER
 from .store.ports import ClaimedMessage, Database
 
 log = logging.getLogger(__name__)
@@ -103,9 +102,10 @@ class Dispatcher:
         return len(claimed)
 
     async def refresh_gauges(self) -> None:
+        """Outbox backlog and oldest pending age (the scheduler's tick calls this)."""
         stats = await self._store.transact(lambda uow: uow.outbox_stats())
         now = self._clock.now()
-        for channel in (PAGER, "slack"):
+        for channel in CHANNELS:
             backlog, oldest = stats.get(channel, (0, None))
             age = max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0
             self._metrics.set_outbox(channel, backlog, age)
@@ -267,7 +267,6 @@ class Dispatcher:
             try:
                 while await self.pass_once() >= self._settings.batch:
                     pass  # a full batch: there may be more due right now
-                await self.refresh_gauges()
             except asyncio.CancelledError:
                 raise
             except Exception:  # the store may be down; keep trying, pages wait in the outbox

@@ -71,30 +71,29 @@ class Paging:
         now: datetime,
     ) -> None:
         """Page and schedule for what `entries` say happened to `incident`."""
-        plans = list(self._plans(uow, incident, entries, now))
-        if plans:
-            self._write(uow, incident, plans, now)
+        relevant = [e for e in entries if _matters(e)]
+        if not relevant:
+            return
+        known = uow.pager_keys(incident.id) if incident.id else {}
+        plans = self._plans(incident, relevant, set(known), now)
+        self._write(uow, incident, plans, known, now)
 
     def fire(
         self, uow: PagingWrites, incident: Incident, deadline: Deadline, now: datetime
     ) -> list[TimelineEntry]:
         """A due deadline: escalate if it still applies; returns the timeline entries."""
-        paged = set(uow.pager_keys(incident.id))
-        plan = on_deadline(incident, deadline, self.policy, paged, now)
-        self._write(uow, incident, [plan], now)
+        known = uow.pager_keys(incident.id)
+        plan = on_deadline(incident, deadline, self.policy, set(known), now)
+        self._write(uow, incident, [plan], known, now)
         return plan.timeline
 
     def _plans(
         self,
-        uow: PagingWrites,
         incident: Incident,
-        entries: Sequence[TimelineEntry],
+        relevant: Sequence[TimelineEntry],
+        paged: set[Role],
         now: datetime,
     ) -> list[Plan]:
-        relevant = [e for e in entries if _matters(e)]
-        if not relevant:
-            return []
-        paged = set(uow.pager_keys(incident.id)) if incident.id else set()
         plans = []
         for entry in relevant:
             if entry.kind == "declared":
@@ -111,10 +110,17 @@ class Paging:
         return plans
 
     def _write(
-        self, uow: PagingWrites, incident: Incident, plans: Sequence[Plan], now: datetime
+        self,
+        uow: PagingWrites,
+        incident: Incident,
+        plans: Sequence[Plan],
+        known: dict[Role, list[tuple[str, str]]],
+        now: datetime,
     ) -> None:
-        """Plans in order: each cancels, then schedules; pages reach every triggered key."""
-        known: dict[Role, list[tuple[str, str]]] | None = None
+        """Plans in order: each cancels, then schedules; pages reach every triggered key.
+
+        `known` is the store's triggered keys; triggers planned here are added to it.
+        """
         messages: list[PageMessage] = []
         for plan in plans:
             if plan.cancel:
@@ -122,8 +128,6 @@ class Paging:
             if plan.schedule:
                 uow.schedule(plan.schedule)
             for page in plan.pages:
-                if known is None:
-                    known = uow.pager_keys(incident.id)
                 messages += self._messages(incident, page, known, now)
         if messages:
             uow.enqueue(messages, PAGER, now)

@@ -12,7 +12,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, exists, func, insert, select, update
+from sqlalchemy import Connection, delete, exists, func, insert, select, update
 from sqlalchemy.orm import aliased
 
 from ..domain.escalation import Deadline, DeadlineKind, PageAction
@@ -268,11 +268,6 @@ class SqlPagingStatements:
             .returning(webhook_deliveries.c.delivery_id)
         )
         return self._conn.execute(stmt).first() is not None
-
-    def forget_deliveries(self, before: datetime) -> None:
-        self._conn.execute(
-            delete(webhook_deliveries).where(and_(webhook_deliveries.c.received_at < before))
-        )
 
 
 def _deadline(row: Any) -> Deadline:
