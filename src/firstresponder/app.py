@@ -12,10 +12,21 @@ from ssl import SSLContext
 import aiohttp
 from aiohttp import web
 
-from .api import health, incidents
+from .api import health, incidents, postmortem
 from .api.errors import Handler, error_middleware
-from .api.keys import COMMANDS, CONFIG, DISPATCHER, INGESTOR, METRICS, SCHEDULER, STORE
+from .api.keys import (
+    CLOCK,
+    COMMANDS,
+    CONFIG,
+    DISPATCHER,
+    INGESTOR,
+    METRICS,
+    SCHEDULER,
+    SLACK_DISPATCHER,
+    STORE,
+)
 from .api.pagerduty_webhook import pagerduty_webhook
+from .api.slack import slack_commands, slack_interactions
 from .api.webhook import alertmanager_webhook
 from .clock import Clock, SystemClock
 from .commands import IncidentCommands
@@ -28,8 +39,10 @@ from .metrics import Metrics
 from .paging import Paging
 from .paging_wiring import build_dispatcher, build_pagers
 from .prometheus import PrometheusClient, build_ssl_context
+from .reactions import reactions
 from .reevaluate import Reevaluator
 from .scheduler import Scheduler
+from .slack.wiring import build_notices, build_slack_dispatcher
 from .slo_eval import SloEvaluator
 from .store.sql import SqlStore
 
@@ -49,6 +62,7 @@ def build_app(
     app[CONFIG] = config
     app[METRICS] = metrics or Metrics()
     chosen_clock = clock or SystemClock()
+    app[CLOCK] = chosen_clock
     app.cleanup_ctx.append(_lifecycle(chosen_clock, run_scheduler))
     _routes(app)
     return app
@@ -67,7 +81,9 @@ def _routes(app: web.Application) -> None:
     router = app.router
     router.add_post("/api/v1/alertmanager", alertmanager_webhook)
     router.add_post("/api/v1/pagerduty/webhook", pagerduty_webhook)
-    for method, path, handler, _ in incidents.ROUTES:
+    router.add_post("/api/v1/slack/commands", slack_commands)
+    router.add_post("/api/v1/slack/interactions", slack_interactions)
+    for method, path, handler, _ in (*incidents.ROUTES, *postmortem.ROUTES):
         router.add_route(method, re.sub(r"\{id\}", r"{id:\\d{1,18}}", path), handler)
     router.add_get("/api/v1/openapi.json", health.openapi)
     router.add_get("/healthz", health.healthz)
@@ -108,11 +124,7 @@ def _paging(config: Config) -> Paging | None:
 def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-def]
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         config, metrics = app[CONFIG], app[METRICS]
-        store = SqlStore(
-            config.store.url,
-            pool_size=config.store.pool_size,
-            busy_timeout_s=config.store.busy_timeout.total_seconds(),
-        )
+        store = SqlStore.from_config(config.store)
         await store.migrate()
         session = aiohttp.ClientSession()
         classifier = LabelClassifier(config.rules, config.classification)
@@ -123,6 +135,8 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
             config.prometheus.timeout.total_seconds(),
         )
         paging = _paging(config)
+        notices = build_notices(config)
+        hooks = reactions(paging, notices)
         ingestor = Ingestor(
             store,
             classifier,
@@ -130,15 +144,19 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
             clock,
             metrics,
             evaluator,
-            paging=paging,
+            paging=hooks,
         )
         commands = IncidentCommands(
-            store, classifier, config.severity_map, clock, metrics, paging=paging
+            store, classifier, config.severity_map, clock, metrics, paging=hooks
         )
         pagers = build_pagers(config.paging, session)
         dispatcher = build_dispatcher(store, pagers, clock, metrics, config.paging, commands)
         app[STORE], app[INGESTOR], app[COMMANDS] = store, ingestor, commands
         app[DISPATCHER] = dispatcher
+        slack_dispatcher = None
+        if notices is not None:
+            slack_dispatcher = build_slack_dispatcher(config, session, store, clock, metrics)
+            app[SLACK_DISPATCHER] = slack_dispatcher
         app[SCHEDULER] = Scheduler(
             ingestor,
             store,
@@ -148,7 +166,11 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
                 store, classifier, evaluator, commands, dict(config.severity_map)
             ),
             reevaluate_every=config.prometheus.evaluation_interval,
-            escalations=EscalationRunner(store, paging, clock, metrics) if paging else None,
+            escalations=(
+                EscalationRunner(store, paging, clock, metrics, slack=notices)
+                if paging or notices
+                else None
+            ),
             dispatcher=dispatcher,
         )
         await refresh_open_counts(store, metrics)
@@ -159,6 +181,8 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
                 asyncio.create_task(app[SCHEDULER].run()),
                 asyncio.create_task(dispatcher.run(interval)),
             ]
+            if slack_dispatcher is not None:
+                tasks.append(asyncio.create_task(slack_dispatcher.run(interval)))
         if paging is None:
             log.warning("paging is off (escalation.enabled: false): nobody will be paged")
         log.info(
@@ -168,6 +192,7 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
                 "store": store.dialect,
                 "prometheus": bool(config.prometheus.url),
                 "pagers": sorted(pagers),
+                "slack": notices is not None,
             },
         )
         yield

@@ -66,7 +66,7 @@ def _migrate(args: argparse.Namespace) -> int:
     from .store.sql import SqlStore
 
     async def run() -> None:
-        store = SqlStore(config.store.url)
+        store = SqlStore.from_config(config.store)
         try:
             await store.migrate()
         finally:

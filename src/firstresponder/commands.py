@@ -13,7 +13,7 @@ from .domain.vocabulary import Impact, IncidentState, Severity
 from .errors import ConflictError
 from .ingest import refresh_open_counts
 from .metrics import Metrics
-from .paging import Paging
+from .reactions import ChangeHook
 from .store.ports import Database, UnitOfWork
 
 Change = Callable[[Incident, datetime], list[TimelineEntry]]
@@ -27,7 +27,7 @@ class IncidentCommands:
         severity_map: Mapping[Impact, Severity],
         clock: Clock,
         metrics: Metrics,
-        paging: Paging | None = None,
+        paging: ChangeHook | None = None,
     ) -> None:
         self._store = store
         self._paging = paging

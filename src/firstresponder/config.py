@@ -18,6 +18,8 @@ import yaml
 
 from .config_paging import PagingConfig, build_paging
 from .config_schema import CONFIG_SCHEMA
+from .config_slack import SlackConfig, build_slack
+from .config_store import StoreConfig, build_store, store_problems
 from .domain.rules import ClassificationSettings, ServiceRule
 from .domain.vocabulary import DEFAULT_SEVERITY_MAP, Impact, Severity
 from .durations import parse_duration, parse_size
@@ -53,13 +55,6 @@ class ServerConfig:
 
 
 @dataclass(frozen=True)
-class StoreConfig:
-    url: str = "sqlite:///firstresponder.db"
-    pool_size: int = 5
-    busy_timeout: timedelta = timedelta(seconds=5)
-
-
-@dataclass(frozen=True)
 class PrometheusConfig:
     url: str = ""
     timeout: timedelta = timedelta(seconds=5)
@@ -84,6 +79,7 @@ class Config:
     rules_dir: Path | None
     prometheus: PrometheusConfig
     paging: PagingConfig = field(default_factory=PagingConfig)
+    slack: SlackConfig = field(default_factory=SlackConfig)
     log_level: str = "info"
     log_format: str = "json"
 
@@ -157,6 +153,7 @@ def load_config(path: str | Path) -> Config:
     raw = _read_secret_files(raw, "", source.parent, problems)
     problems += schema_problems(_VALIDATOR, raw)
     problems += _port_problems(raw)
+    problems += store_problems(raw.get("store"))
     if problems:
         raise ConfigError(problems)
     return _build(raw, source.parent)
@@ -189,12 +186,7 @@ def _build(raw: Mapping[str, Any], base: Path) -> Config:
         max_body_size=parse_size(server_raw.get("max_body_size", 1024 * 1024)),
         shutdown_timeout=parse_duration(server_raw.get("shutdown_timeout", "20s")),
     )
-    store_raw = raw["store"]
-    store = StoreConfig(
-        url=_store_url(store_raw["url"], base),
-        pool_size=store_raw.get("pool_size", 5),
-        busy_timeout=parse_duration(store_raw.get("busy_timeout", "5s")),
-    )
+    store = build_store(raw["store"], base)
     auth = raw.get("auth", {})
     hook = auth.get("webhook", {})
     basic = hook.get("basic_auth", {})
@@ -223,6 +215,8 @@ def _build(raw: Mapping[str, Any], base: Path) -> Config:
             problems += exc.problems
     paging, paging_problems = build_paging(raw, base)
     problems += paging_problems
+    slack, slack_problems = build_slack(raw.get("slack"))
+    problems += slack_problems
     if problems:
         raise ConfigError(problems)
     incidents = raw.get("incidents", {})
@@ -257,6 +251,7 @@ def _build(raw: Mapping[str, Any], base: Path) -> Config:
         rules_dir=rules_dir,
         prometheus=_prometheus(prom, base),
         paging=paging,
+        slack=slack,
         log_level=logging_raw.get("level", "info"),
         log_format=logging_raw.get("format", "json"),
     )
@@ -280,11 +275,3 @@ def _prometheus(raw: Mapping[str, Any], base: Path) -> PrometheusConfig:
         key_file=local("key_file"),
         insecure_skip_verify=bool(tls.get("insecure_skip_verify", False)),
     )
-
-
-def _store_url(url: str, base: Path) -> str:
-    """Relative SQLite paths are relative to the config file, not the working directory."""
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
-        return prefix + str((base / url[len(prefix) :]).resolve())
-    return url

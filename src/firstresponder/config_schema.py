@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .config_slack import SLACK_SCHEMA
+from .config_store import STORE_SCHEMA
 from .durations import DURATION_PATTERN, SIZE_PATTERN
 
 IMPACTS = ["operational", "degraded", "partial_disruption", "outage"]
@@ -77,13 +79,7 @@ CONFIG_SCHEMA: dict[str, Any] = _obj(
                 "shutdown_timeout": DURATION,
             }
         ),
-        "store": _obj(
-            {
-                "url": {"type": "string", "pattern": r"^(sqlite|postgresql)(\+\w+)?://"},
-                "pool_size": {"type": "integer", "minimum": 1, "maximum": 100},
-                "busy_timeout": DURATION,
-            }
-        ),
+        "store": STORE_SCHEMA,
         "auth": _obj(
             {
                 "webhook": _obj(
@@ -168,6 +164,7 @@ CONFIG_SCHEMA: dict[str, Any] = _obj(
                 ),
             }
         ),
+        "slack": SLACK_SCHEMA,
         "pagerduty": _obj(
             {
                 "events_url": _HTTPS,

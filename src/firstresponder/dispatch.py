@@ -14,7 +14,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 from tenacity.stop import stop_base
@@ -31,12 +31,34 @@ from .pagers.base import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
+from .paging import PAGER
 from .store.ports import ClaimedMessage, Database
 
 log = logging.getLogger(__name__)
 
 # Called after a trigger reached a role's pager (the on-call lookup records names).
 PagedHook = Callable[[PageMessage], Awaitable[None]]
+
+
+class DeliveryTexts(Protocol):
+    """What a channel's deliveries say on the timeline and count in the metrics."""
+
+    def delivered(
+        self, message: PageMessage, attempts: int, reference: str | None, now: datetime
+    ) -> TimelineEntry | None: ...
+
+    def failed(
+        self, message: PageMessage, attempts: int, error: str, now: datetime
+    ) -> TimelineEntry:
+        """A permanent failure (not retried)."""
+
+    def delayed(
+        self, message: PageMessage, attempts: int, error: str, now: datetime
+    ) -> TimelineEntry:
+        """The first transient failure of a message (it is retried until delivered)."""
+
+    def count(self, message: PageMessage, result: str) -> None:
+        """`result` is "delivered" or "failed"."""
 
 
 class _RetryAfterOrBackoff(wait_base):
@@ -81,7 +103,13 @@ class Dispatcher:
         owner: str,
         settings: DeliverySettings | None = None,
         on_paged: PagedHook | None = None,
+        channel: str = PAGER,
+        texts: DeliveryTexts | None = None,
     ) -> None:
+        """One dispatcher per outbox channel, so a slow or failing channel (Slack) never
+        holds the delivery slots of another (pages)."""
+        self._channel = channel
+        self._texts = texts or PagerTexts(metrics)
         self._store = store
         self._pagers = pagers
         self._clock = clock
@@ -95,7 +123,7 @@ class Dispatcher:
         """Deliver what is due now; returns how many messages were handled."""
         now, s = self._clock.now(), self._settings
         claimed = await self._store.transact(
-            lambda uow: uow.claim_outbox(self._owner, now, s.lease, s.batch)
+            lambda uow: uow.claim_outbox(self._owner, now, s.lease, s.batch, self._channel)
         )
         if claimed:
             await asyncio.gather(*(self._deliver(item) for item in claimed))
@@ -151,25 +179,19 @@ class Dispatcher:
 
     async def _delivered(self, claimed: ClaimedMessage, tries: int, reference: str | None) -> None:
         message, now = claimed.message, self._clock.now()
-        entry = None
-        if message.action is PageAction.TRIGGER:
-            entry = TimelineEntry(
-                now,
-                "paged",
-                f"{message.role.value.upper()} paged through {message.target}: "
-                f"{message.payload.get('reason', '')}",
-                data=_data(message, tries + claimed.attempts),
-            )
+        attempts = tries + claimed.attempts
+        entry = self._texts.delivered(message, attempts, reference, now)
         finished = await self._finish(claimed, tries, now, reference=reference, entry=entry)
-        self._metrics.pages.labels(message.target, message.action.value, "delivered").inc()
+        self._texts.count(message, "delivered")
         log.info(
-            "page delivered",
+            "delivered",
             extra={
+                "channel": claimed.channel,
                 "incident_id": message.incident_id,
                 "target": message.target,
                 "role": message.role.value,
                 "action": message.action.value,
-                "attempts": tries + claimed.attempts,
+                "attempts": attempts,
             },
         )
         if finished and message.action is PageAction.TRIGGER and self._on_paged is not None:
@@ -180,19 +202,18 @@ class Dispatcher:
 
     async def _failed(self, claimed: ClaimedMessage, tries: int, error: str) -> None:
         message, now = claimed.message, self._clock.now()
-        entry = TimelineEntry(
-            now,
-            "page_failed",
-            f"{message.action.value.capitalize()} of {message.role.value.upper()} through "
-            f"{message.target} failed for good: {error}",
-            data={**_data(message, tries + claimed.attempts), "error": error},
-        )
+        entry = self._texts.failed(message, tries + claimed.attempts, error, now)
         await self._finish(claimed, tries, now, error=error, entry=entry, failed=True)
         self._metrics.delivery_failures.labels(claimed.channel, "permanent").inc()
-        self._metrics.pages.labels(message.target, message.action.value, "failed").inc()
+        self._texts.count(message, "failed")
         log.error(
-            "page failed permanently",
-            extra={"incident_id": message.incident_id, "target": message.target, "error": error},
+            "delivery failed permanently",
+            extra={
+                "channel": claimed.channel,
+                "incident_id": message.incident_id,
+                "target": message.target,
+                "error": error,
+            },
         )
 
     async def _later(
@@ -209,15 +230,7 @@ class Dispatcher:
         wait = max(backoff, error.retry_after or 0.0)
         next_at = now + timedelta(seconds=wait)
         first = claimed.attempts == 0
-        entry = None
-        if first:
-            entry = TimelineEntry(
-                now,
-                "page_delayed",
-                f"{message.action.value.capitalize()} of {message.role.value.upper()} through "
-                f"{message.target} is failing ({error}); retrying until it is delivered",
-                data={**_data(message, total), "error": str(error)},
-            )
+        entry = self._texts.delayed(message, total, str(error), now) if first else None
 
         def give_back(uow: Any) -> None:
             uow.retry_outbox(
@@ -228,8 +241,9 @@ class Dispatcher:
 
         await self._store.transact(give_back)
         log.warning(
-            "page delivery failing, will retry",
+            "delivery failing, will retry",
             extra={
+                "channel": claimed.channel,
                 "incident_id": message.incident_id,
                 "target": message.target,
                 "error": str(error),
@@ -272,6 +286,51 @@ class Dispatcher:
             except Exception:  # the store may be down; keep trying, pages wait in the outbox
                 log.exception("outbox dispatch pass failed")
             await self._clock.sleep(interval_s)
+
+
+class PagerTexts:
+    """Pages: `paged`, `page_failed` and `page_delayed` on the timeline; `pages_total`."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def delivered(
+        self, message: PageMessage, attempts: int, reference: str | None, now: datetime
+    ) -> TimelineEntry | None:
+        if message.action is not PageAction.TRIGGER:
+            return None
+        return TimelineEntry(
+            now,
+            "paged",
+            f"{message.role.value.upper()} paged through {message.target}: "
+            f"{message.payload.get('reason', '')}",
+            data=_data(message, attempts),
+        )
+
+    def failed(
+        self, message: PageMessage, attempts: int, error: str, now: datetime
+    ) -> TimelineEntry:
+        return TimelineEntry(
+            now,
+            "page_failed",
+            f"{message.action.value.capitalize()} of {message.role.value.upper()} through "
+            f"{message.target} failed for good: {error}",
+            data={**_data(message, attempts), "error": error},
+        )
+
+    def delayed(
+        self, message: PageMessage, attempts: int, error: str, now: datetime
+    ) -> TimelineEntry:
+        return TimelineEntry(
+            now,
+            "page_delayed",
+            f"{message.action.value.capitalize()} of {message.role.value.upper()} through "
+            f"{message.target} is failing ({error}); retrying until it is delivered",
+            data={**_data(message, attempts), "error": error},
+        )
+
+    def count(self, message: PageMessage, result: str) -> None:
+        self._metrics.pages.labels(message.target, message.action.value, result).inc()
 
 
 def _data(message: PageMessage, attempts: int) -> dict[str, Any]:

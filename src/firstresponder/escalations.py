@@ -1,4 +1,7 @@
-"""Fire due escalation deadlines: one transaction per deadline, exactly once across replicas.
+"""Fire due deadlines: one transaction per deadline, exactly once across replicas.
+
+Escalation deadlines page (`paging.Paging.fire`); communication timers (status update
+due, shift handoff) post a reminder in Slack (`slack.notices.SlackNotices.fire`).
 
 A deadline is a row. Taking it (select `FOR UPDATE SKIP LOCKED`, then delete), locking its
 incident, escalating and enqueueing the pages all commit together; a replica that dies
@@ -19,6 +22,7 @@ from .domain.incident import TimelineEntry
 from .errors import NotFoundError
 from .metrics import Metrics
 from .paging import Paging
+from .slack.notices import SlackNotices
 from .store.ports import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -33,9 +37,17 @@ class Fired:
 
 
 class EscalationRunner:
-    def __init__(self, store: Database, paging: Paging, clock: Clock, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        store: Database,
+        paging: Paging | None,
+        clock: Clock,
+        metrics: Metrics,
+        slack: SlackNotices | None = None,
+    ) -> None:
         self._store = store
         self._paging = paging
+        self._slack = slack
         self._clock = clock
         self._metrics = metrics
 
@@ -48,7 +60,8 @@ class EscalationRunner:
             if fired is None:
                 break
             lag = max(0.0, (now - fired.deadline.due_at).total_seconds())
-            self._metrics.escalation_lag.observe(lag)
+            if fired.deadline.kind.escalates:
+                self._metrics.escalation_lag.observe(lag)
             if any(e.kind == "escalated" for e in fired.entries):
                 escalated += 1
                 self._metrics.escalations.labels(fired.deadline.kind.value).inc()
@@ -70,7 +83,14 @@ class EscalationRunner:
             incident = uow.lock_incident(due.deadline.incident_id)
         except NotFoundError:
             return Fired(due.deadline, [])
-        entries = self._paging.fire(uow, incident, due.deadline, now)
+        kind = due.deadline.kind
+        entries: list[TimelineEntry] = []
+        if kind.escalates and self._paging is not None:
+            entries = self._paging.fire(uow, incident, due.deadline, now)
+        elif not kind.escalates and self._slack is not None:
+            self._slack.fire(uow, incident, due.deadline, now)
         if entries:
             uow.save_incident(incident, entries)
+            if self._slack is not None:
+                self._slack.after_change(uow, incident, entries, now)
         return Fired(due.deadline, entries)

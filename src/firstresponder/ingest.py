@@ -25,7 +25,7 @@ from .domain.classify import LabelClassifier, with_slo
 from .domain.grouping import ClassifiedAlert, GroupEngine, Outcome
 from .domain.incident import Incident
 from .metrics import Metrics
-from .paging import Paging
+from .reactions import ChangeHook
 from .slo_eval import SloEvaluator, SloOutcome
 from .store.ports import Database, UnitOfWork
 
@@ -69,7 +69,7 @@ class Ingestor:
         clock: Clock,
         metrics: Metrics,
         slo: SloEvaluator | None = None,
-        paging: Paging | None = None,
+        paging: ChangeHook | None = None,
     ) -> None:
         self._store = store
         self._classifier = classifier

@@ -91,6 +91,12 @@ class Metrics:
             ["target", "action", "result"],
             registry=r,
         )
+        self.slack_calls = Counter(
+            "firstresponder_slack_calls",
+            "Slack calls from the outbox (create_channel, post, …) by final result.",
+            ["op", "result"],
+            registry=r,
+        )
         self.escalations = Counter(
             "firstresponder_escalations",
             "Escalations fired by a deadline, by reason.",

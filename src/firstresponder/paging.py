@@ -172,7 +172,7 @@ def page_payload(
     runbook = next((a.runbook_url for a in firing if a.runbook_url), "")
     if runbook:
         links.append({"href": runbook, "text": "Runbook"})
-    graph = _graph_link(incident.classification, prometheus_url) or next(
+    graph = graph_link(incident.classification, prometheus_url) or next(
         (a.generator_url for a in firing if a.generator_url), ""
     )
     if graph:
@@ -204,7 +204,7 @@ def page_payload(
     }
 
 
-def _graph_link(classification: Mapping[str, Any], prometheus_url: str) -> str:
+def graph_link(classification: Mapping[str, Any], prometheus_url: str) -> str:
     """Prometheus's graph of the query that decided the impact, when there was one."""
     if not prometheus_url:
         return ""

@@ -93,13 +93,18 @@ def build_dispatcher(
     paging: PagingConfig,
     commands: IncidentCommands,
 ) -> Dispatcher:
-    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     return Dispatcher(
         store,
         pagers,
         clock,
         metrics,
-        owner=owner,
+        owner=dispatcher_owner(),
         settings=paging.delivery,
         on_paged=on_call_recorder(paging, commands),
     )
+
+
+def dispatcher_owner() -> str:
+    """Who holds an outbox claim: host, process and a random part (a restarted process
+    with the same pid does not inherit its predecessor's claims)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

@@ -11,12 +11,12 @@ start a heading.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
+from . import markdown as md
 from .domain.action_items import ActionItem
 from .domain.business_days import add_business_days
 from .domain.incident import Incident, TimelineEntry
@@ -95,9 +95,9 @@ def review_due_date(incident: Incident) -> date | None:
 def _header(incident: Incident, now: datetime, public_url: str) -> list[str]:
     link = f"{public_url.rstrip('/')}/api/v1/incidents/{incident.id}"
     return [
-        f"# Post-incident review: {_heading(incident.title)}",
+        f"# Post-incident review: {md.heading(incident.title)}",
         "",
-        f"Status: **draft**, generated {when(now)} from incident [#{incident.id}]({link}).",
+        f"Status: **draft**, generated {md.when(now)} from incident [#{incident.id}]({link}).",
         "",
         "This review is blameless: it looks for the process and tooling to improve, "
         "not for someone to blame.",
@@ -108,18 +108,18 @@ def _summary(incident: Incident, entries: Sequence[TimelineEntry], now: datetime
     declared = incident.declared_at
     began = _impact_began(incident, entries)
     facts = [
-        ("Service", _inline(incident.service)),
+        ("Service", md.inline(incident.service)),
         ("Impact", IMPACT_WORDS[incident.impact]),
         ("Severity", incident.severity.value),
         ("State", incident.state.value),
         ("Incident owner", _owner(incident)),
-        ("Declared at", f"{when(declared)}{_declared_how(entries)}"),
+        ("Declared at", f"{md.when(declared)}{_declared_how(entries)}"),
         *_acknowledgement(incident),
         *_resolution(incident),
         ("Total duration", _total_duration(incident, began, now)),
     ]
     if incident.description.strip():
-        facts.append(("Description", _inline(incident.description)))
+        facts.append(("Description", md.inline(incident.description)))
     return ["## Executive summary", "", *(f"- **{name}:** {value}" for name, value in facts)]
 
 
@@ -133,13 +133,13 @@ def _classification(incident: Incident, entries: Sequence[TimelineEntry]) -> lis
         evidence = _evidence_of(entry, incident, raised)
         readings = _shown(evidence) or [{}]
         for index, reading in enumerate(readings):
-            lead = [when(entry.at), change, cause] if index == 0 else ["", "", ""]
+            lead = [md.when(entry.at), change, cause] if index == 0 else ["", "", ""]
             rows.append(lead + _reading(reading))
     head = ["Time", "Change", "Cause", "Signal", "Value", "Threshold", "Window", "Query"]
     return [
         "## Classification history",
         "",
-        *_table(head, rows, [_NONE] * len(head)),
+        *md.table(head, rows, [_NONE] * len(head)),
         "",
         "Only the readings that crossed their threshold are listed (a burn rate when both "
         "of its windows did; every reading when none did); the timeline API returns them all.",
@@ -147,9 +147,9 @@ def _classification(incident: Incident, entries: Sequence[TimelineEntry]) -> lis
 
 
 def _timeline(entries: Sequence[TimelineEntry]) -> list[str]:
-    rows = [[when(e.at), _cell(e.actor), _cell(e.kind), _cell(e.message)] for e in entries]
+    rows = [[md.when(e.at), md.cell(e.actor), md.cell(e.kind), md.cell(e.message)] for e in entries]
     empty = [_NONE, _NONE, _NONE, "_No timeline entries._"]
-    return ["## Timeline", "", *_table(["Time", "Actor", "Kind", "Message"], rows, empty)]
+    return ["## Timeline", "", *md.table(["Time", "Actor", "Kind", "Message"], rows, empty)]
 
 
 def _roles(incident: Incident, entries: Sequence[TimelineEntry]) -> list[str]:
@@ -158,18 +158,18 @@ def _roles(incident: Incident, entries: Sequence[TimelineEntry]) -> list[str]:
     before: dict[str, list[str]] = {}
     for e in entries:
         if e.kind == "role_assigned" and e.data.get("previous"):
-            before.setdefault(str(e.data.get("role")), []).append(_inline(e.data["previous"]))
+            before.setdefault(str(e.data.get("role")), []).append(md.inline(e.data["previous"]))
     rows = [
         [
             f"{role.title} ({role.value.upper()})",
-            _inline(incident.roles[role]) if role in incident.roles else "unassigned",
+            md.inline(incident.roles[role]) if role in incident.roles else "unassigned",
             ", ".join(before.get(role.value, ())) or _NONE,
             _pages(sent[role.value], failed[role.value]),
         ]
         for role in Role
     ]
     head = ["Role", "Person", "Handed over from", "Pages"]
-    return ["## Roles", "", *_table(head, rows, []), "", f"Incident owner: {_owner(incident)}."]
+    return ["## Roles", "", *md.table(head, rows, []), "", f"Incident owner: {_owner(incident)}."]
 
 
 def _five_whys(incident: Incident) -> list[str]:
@@ -180,7 +180,7 @@ def _five_whys(incident: Incident) -> list[str]:
         'Start from the impact and ask "Why?" until the answer is a root cause that '
         "action items can fix.",
         "",
-        f"**Why was {_inline(incident.service)} {_IMPACT_ADJECTIVE[incident.impact]}?**",
+        f"**Why was {md.inline(incident.service)} {_IMPACT_ADJECTIVE[incident.impact]}?**",
         "",
         *(f"{n}. Why? – _({label})_" for n, label in enumerate(whys, 1)),
     ]
@@ -191,11 +191,11 @@ def _action_items(items: Sequence[ActionItem], now: datetime) -> list[str]:
     ordered = sorted(items, key=lambda i: (i.criticality.rank, i.due, i.id))
     rows = [
         [
-            _cell(item.owner),
+            md.cell(item.owner),
             item.criticality.value,
             item.due.isoformat(),
             item.status.value + (" (overdue)" if item.is_overdue(today) else ""),
-            _cell(item.title),
+            md.cell(item.title),
         ]
         for item in ordered
     ]
@@ -204,7 +204,7 @@ def _action_items(items: Sequence[ActionItem], now: datetime) -> list[str]:
     return [
         "## Action items",
         "",
-        *_table(head, rows, empty),
+        *md.table(head, rows, empty),
         "",
         "Each action item must be tracked by a corresponding ticket in the backlog. Aim to "
         "avoid recurrence, fix the root cause, improve monitoring and alerting, increase "
@@ -250,7 +250,7 @@ def _checklist(incident: Incident, review_due: date | None) -> list[str]:
 def _owner(incident: Incident) -> str:
     role = incident.owner_role
     person = incident.roles.get(role)
-    return f"{role.value.upper()} ({_inline(person) if person else 'unassigned'})"
+    return f"{role.value.upper()} ({md.inline(person) if person else 'unassigned'})"
 
 
 def _declared_entry(entries: Sequence[TimelineEntry]) -> TimelineEntry | None:
@@ -262,8 +262,8 @@ def _declared_how(entries: Sequence[TimelineEntry]) -> str:
     if entry is None:
         return ""
     if entry.data.get("alert"):
-        return f" from alert {_inline(entry.data['alert'])}"
-    return f" by {_inline(entry.actor)}"
+        return f" from alert {md.inline(entry.data['alert'])}"
+    return f" by {md.inline(entry.actor)}"
 
 
 def _impact_began(incident: Incident, entries: Sequence[TimelineEntry]) -> datetime:
@@ -283,9 +283,9 @@ def _acknowledgement(incident: Incident) -> list[tuple[str, str]]:
     if acked is None:
         return [("Acknowledged at", "not acknowledged")]
     return [
-        ("Acknowledged at", when(acked)),
-        ("Acknowledged by", _inline(incident.acknowledged_by or "unknown")),
-        ("Time to acknowledge", duration(acked - incident.declared_at)),
+        ("Acknowledged at", md.when(acked)),
+        ("Acknowledged by", md.inline(incident.acknowledged_by or "unknown")),
+        ("Time to acknowledge", md.duration(acked - incident.declared_at)),
     ]
 
 
@@ -294,18 +294,18 @@ def _resolution(incident: Incident) -> list[tuple[str, str]]:
     if resolved is None:
         return [("Resolved at", "not resolved yet"), ("Time to resolve", "ongoing")]
     return [
-        ("Resolved at", when(resolved)),
-        ("Time to resolve", duration(resolved - incident.declared_at)),
+        ("Resolved at", md.when(resolved)),
+        ("Time to resolve", md.duration(resolved - incident.declared_at)),
     ]
 
 
 def _total_duration(incident: Incident, began: datetime, now: datetime) -> str:
     start = "the declaration"
     if began != incident.declared_at:
-        start = f"the first alert ({when(began)})"
+        start = f"the first alert ({md.when(began)})"
     if incident.resolved_at is None:
-        return f"ongoing: {duration(now - began)} so far, from {start}"
-    return f"{duration(incident.resolved_at - began)}, from {start} to resolution"
+        return f"ongoing: {md.duration(now - began)} so far, from {start}"
+    return f"{md.duration(incident.resolved_at - began)}, from {start} to resolution"
 
 
 def _pages(sent: int, failed: int) -> str:
@@ -321,17 +321,17 @@ def _change(entry: TimelineEntry) -> tuple[str, str]:
     """What changed, and why, for one classification entry."""
     data = entry.data
     if entry.kind == "declared":
-        change = f"declared: {_impact_text(data.get('impact'))} ({_inline(data.get('severity'))})"
+        change = f"declared: {_impact_text(data.get('impact'))} ({md.inline(data.get('severity'))})"
         cause = data.get("reason") or f"declared by {entry.actor}"
-        return change, _cell(cause)
+        return change, md.cell(cause)
     if entry.kind == "impact_raised":
         change = f"impact {_impact_text(data.get('from'))} → {_impact_text(data.get('to'))}"
         prefix = f"Impact raised {data.get('from')} → {data.get('to')}: "
         cause = entry.message.removeprefix(prefix)
-        return change, _cell(cause)
-    change = f"severity {_inline(data.get('from'))} → {_inline(data.get('to'))}"
+        return change, md.cell(cause)
+    change = f"severity {md.inline(data.get('from'))} → {md.inline(data.get('to'))}"
     if entry.kind == "severity_set":
-        return change, f"set by {_cell(entry.actor)}"
+        return change, f"set by {md.cell(entry.actor)}"
     return change, "follows the raised impact"
 
 
@@ -339,7 +339,7 @@ def _impact_text(value: object) -> str:
     try:
         return IMPACT_WORDS[Impact(value)]
     except ValueError:
-        return _inline(value)
+        return md.inline(value)
 
 
 def _evidence_of(entry: TimelineEntry, incident: Incident, raised: bool) -> list[Mapping[str, Any]]:
@@ -389,11 +389,11 @@ def _reading(item: Mapping[str, Any]) -> list[str]:
         signal += f" ({item['note']})"
     query = str(item.get("query") or "")
     return [
-        _cell(signal),
+        md.cell(signal),
         _number(kind, item.get("value")),
         _number(kind, item.get("threshold")),
-        _cell(str(item.get("window") or _NONE)),
-        _code(query) if query else _NONE,
+        md.cell(str(item.get("window") or _NONE)),
+        md.code(query) if query else _NONE,
     ]
 
 
@@ -404,7 +404,7 @@ def _number(kind: str, raw: object) -> str:
     try:
         value = float(raw) if isinstance(raw, int | float | str) else math.nan
     except ValueError:  # JSON numbers, or the strings "NaN" and "+Inf"; anything else as is
-        return _cell(str(raw))
+        return md.cell(str(raw))
     if kind == "burn_rate":
         return times(value)
     if kind == "apdex":
@@ -412,67 +412,3 @@ def _number(kind: str, raw: object) -> str:
     if kind in ("error_ratio", "outage_line"):
         return pct(value)
     return f"{value:g}"
-
-
-# --- Markdown -------------------------------------------------------------------------
-
-
-def when(moment: datetime) -> str:
-    """`2026-11-23 03:04 UTC`; a naive time is taken to be UTC already."""
-    utc = moment if moment.tzinfo is None else moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def duration(span: timedelta) -> str:
-    """`17 min`, `1 h 10 min`, `2 d 3 h`, `45 s`; never negative (clock skew reads 0 s)."""
-    seconds = max(0, int(span.total_seconds()))
-    if seconds < 60:
-        return f"{seconds} s"
-    days, rest = divmod(seconds // 60, 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    found = [(days, "d"), (hours, "h"), (minutes, "min")]
-    return " ".join(f"{count} {unit}" for count, unit in found if count)
-
-
-def _table(head: list[str], rows: list[list[str]], empty: list[str]) -> list[str]:
-    shown = rows or ([empty] if empty else [])
-    return [
-        _row(head),
-        _row(["---"] * len(head)),
-        *(_row([cell or " " for cell in row]) for row in shown),
-    ]
-
-
-def _row(cells: Iterable[str]) -> str:
-    return "| " + " | ".join(cells) + " |"
-
-
-def _escape(line: str) -> str:
-    """Text that stays text: no cell breaks, no HTML, no heading or block at its start."""
-    text = line.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
-    return re.sub(r"^([#>=+*-])", r"\\\1", text)
-
-
-def _inline(value: object) -> str:
-    """One line of text: every run of whitespace (line breaks too) becomes one space."""
-    return _escape(" ".join(str(value).split()))
-
-
-def _cell(value: object) -> str:
-    """A table cell: line breaks kept as `<br>`, everything else escaped."""
-    lines = [" ".join(line.split()) for line in str(value).strip().splitlines()]
-    return "<br>".join(_escape(line) for line in lines if line)
-
-
-def _heading(value: object) -> str:
-    """Heading text: also escape a trailing `#` run, which Markdown would drop."""
-    text = _inline(value)
-    return re.sub(r"(?<!\\)(#+)$", lambda m: "\\#" * len(m.group(1)), text)
-
-
-def _code(text: str) -> str:
-    """A code span that survives any backticks and pipes in `text`."""
-    flat = " ".join(text.split()).replace("|", "\\|")
-    fence = "`" * (max((len(run) for run in re.findall(r"`+", flat)), default=0) + 1)
-    pad = " " if flat.startswith("`") or flat.endswith("`") else ""
-    return f"{fence}{pad}{flat}{pad}{fence}"

@@ -358,6 +358,11 @@ async def test_real_answers_fit_the_documented_schemas(
     await post("/api/v1/incidents/3/ack", 409, {}, api)
     await post("/api/v1/incidents/99/notes", 404, {"text": "x"}, api)
     await post("/api/v1/incidents/3/roles", 400, {"role": "king", "person": "x"}, api)
+    item = {"title": "canary deploys", "owner": "bob", "criticality": "high", "due": "2026-12-04"}
+    await post("/api/v1/incidents/3/action-items", 201, item, api)
+    await post("/api/v1/incidents/3/action-items", 400, {**item, "criticality": "urgent"}, api)
+    await post("/api/v1/incidents/3/action-items", 401, item, {})
+    await post("/api/v1/incidents/99/action-items", 404, item, api)
 
     pd_hook = "/api/v1/pagerduty/webhook"
     event = b'{"event": {"event_type": "incident.acknowledged", "data": {"incident_key": "x"}}}'
@@ -373,6 +378,12 @@ async def test_real_answers_fit_the_documented_schemas(
     await call(client, "GET", "/api/v1/incidents/99", 404)
     await call(client, "GET", "/api/v1/incidents/2/timeline", 200)
     await call(client, "GET", "/api/v1/incidents/99/timeline", 404)
+    await call(client, "GET", "/api/v1/incidents/3/action-items", 200)
+    await call(client, "GET", "/api/v1/incidents/99/action-items", 404)
+    draft = await client.get("/api/v1/incidents/3/postmortem")
+    assert (draft.status, draft.content_type, draft.charset) == (200, "text/markdown", "utf-8")
+    DOC.check("GET", "/api/v1/incidents/3/postmortem", 200, await draft.text())
+    await call(client, "GET", "/api/v1/incidents/99/postmortem", 404)
     await call(client, "GET", "/api/v1/near-misses", 200)
     await call(client, "GET", "/api/v1/near-misses?limit=x", 400)
     await call(client, "GET", "/api/v1/openapi.json", 200)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..clock import Clock
 from ..commands import IncidentCommands
 from ..config import Config
 from ..dispatch import Dispatcher
@@ -19,3 +20,5 @@ COMMANDS = web.AppKey("commands", IncidentCommands)
 METRICS = web.AppKey("metrics", Metrics)
 SCHEDULER = web.AppKey("scheduler", Scheduler)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+CLOCK = web.AppKey("clock", Clock)
+SLACK_DISPATCHER = web.AppKey("slack_dispatcher", Dispatcher)  # absent without Slack

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import __version__
-from .incidents import ROUTES
+from . import incidents, postmortem
 from .payload import ALERTMANAGER_SCHEMA
 from .schemas import REQUESTS, RESPONSES
 
@@ -17,7 +17,10 @@ _REQUEST_OF = {
     "add_note": "NoteRequest",
     "resolve": "ResolveRequest",
     "set_severity": "SeverityRequest",
+    "add_action_item": "ActionItemRequest",
 }
+_CREATED = ("declare", "add_action_item")  # 201 with what was made; their body is required
+_NO_CONFLICT = ("add_action_item",)  # allowed in every state of the incident: never 409
 _QUERY: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "list_incidents": [
         ("state", {"type": "string"}),
@@ -52,6 +55,13 @@ def _errors(*codes: int) -> dict[str, Any]:
     return {str(code): _json("Error", text[code]) for code in codes}
 
 
+def _success(response: str) -> dict[str, Any]:
+    if response == "Markdown":
+        media = {"text/markdown": {"schema": {"type": "string"}}}
+        return {"description": "success (Markdown, UTF-8)", "content": media}
+    return _json(response, "success")
+
+
 def _operation(method: str, path: str, handler: Any, response: str) -> dict[str, Any]:
     name = handler.__name__
     op: dict[str, Any] = {
@@ -68,23 +78,25 @@ def _operation(method: str, path: str, handler: Any, response: str) -> dict[str,
     ]
     if params:
         op["parameters"] = params
-    ok = "201" if name == "declare" else "200"
-    op["responses"] = {ok: _json(response, "success"), **_errors(400, 503)}
+    ok = "201" if name in _CREATED else "200"
+    op["responses"] = {ok: _success(response), **_errors(400, 503)}
     if "{id}" in path:
         op["responses"].update(_errors(404))
     if method == "POST":
         op["requestBody"] = {
-            "required": name == "declare",
+            "required": name in _CREATED,
             "content": {"application/json": {"schema": _ref(_REQUEST_OF[name])}},
         }
         op["security"] = [{"apiToken": []}]
-        op["responses"].update(_errors(401, 409, 413, 415))
+        op["responses"].update(_errors(401, 413, 415))
+        if name not in _NO_CONFLICT:
+            op["responses"].update(_errors(409))
     return op
 
 
 def build_openapi() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
-    for method, path, handler, response in ROUTES:
+    for method, path, handler, response in (*incidents.ROUTES, *postmortem.ROUTES):
         paths.setdefault(path, {})[method.lower()] = _operation(method, path, handler, response)
     paths["/api/v1/alertmanager"] = {
         "post": {
@@ -132,6 +144,20 @@ def build_openapi() -> dict[str, Any]:
             },
         }
     }
+    for path, op, summary in (
+        (
+            "/api/v1/slack/commands",
+            "slack_commands",
+            "`/incident` slash commands (signed by Slack): declare, ack, state, severity, "
+            "role, note, status, help; the answer is an ephemeral message",
+        ),
+        (
+            "/api/v1/slack/interactions",
+            "slack_interactions",
+            "Slack interactivity (signed): the Acknowledge button; answered 200 at once",
+        ),
+    ):
+        paths[path] = {"post": _slack_request(op, summary)}
     for path, summary in (
         ("/healthz", "the process is alive"),
         ("/readyz", "the store answers"),
@@ -165,5 +191,51 @@ def build_openapi() -> dict[str, Any]:
                 "webhookBearer": {"type": "http", "scheme": "bearer"},
                 "webhookBasic": {"type": "http", "scheme": "basic"},
             },
+        },
+    }
+
+
+def _slack_request(operation: str, summary: str) -> dict[str, Any]:
+    signed = [
+        {
+            "name": name,
+            "in": "header",
+            "required": True,
+            "description": description,
+            "schema": {"type": "string"},
+        }
+        for name, description in (
+            ("X-Slack-Signature", "v0=<hex HMAC-SHA256(signing secret, v0:timestamp:body)>"),
+            ("X-Slack-Request-Timestamp", "Unix time; at most 5 minutes old"),
+        )
+    ]
+    return {
+        "operationId": operation,
+        "summary": summary,
+        "parameters": signed,
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {"type": "object", "additionalProperties": {"type": "string"}}
+                }
+            },
+        },
+        "responses": {
+            "200": {
+                "description": "handled (commands: an ephemeral message for the person)",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "response_type": {"type": "string"},
+                                "text": {"type": "string"},
+                            },
+                        }
+                    }
+                },
+            },
+            **_errors(401, 404, 413, 503),
         },
     }

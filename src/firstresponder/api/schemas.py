@@ -15,6 +15,7 @@ ACTOR = {
     "description": "who acts; defaults to the API token's name",
 }
 TIME = {"type": ["string", "null"], "format": "date-time"}
+CRITICALITY = {"type": "string", "enum": ["critical", "high", "medium", "low"]}
 
 
 def body(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
@@ -52,6 +53,21 @@ REQUESTS: dict[str, dict[str, Any]] = {
     ),
     "ResolveRequest": body({"note": {"type": "string", "maxLength": 2000}, "by": ACTOR}),
     "SeverityRequest": body({"severity": SEVERITY, "by": ACTOR}, ["severity"]),
+    "ActionItemRequest": body(
+        {
+            # pattern \S: not blanks only (the text is trimmed before it is stored)
+            "title": {"type": "string", "minLength": 1, "maxLength": 500, "pattern": "\\S"},
+            "owner": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"},
+            "criticality": CRITICALITY,
+            "due": {
+                "type": "string",
+                "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+                "description": "target date, YYYY-MM-DD, not before the day of declaration",
+            },
+            "by": ACTOR,
+        },
+        ["title", "owner", "criticality", "due"],
+    ),
 }
 
 TRACKED_ALERT = {
@@ -126,6 +142,32 @@ INCIDENT = {
     },
 }
 
+ACTION_ITEM = {
+    "type": "object",
+    "required": [
+        "id",
+        "incident_id",
+        "title",
+        "owner",
+        "criticality",
+        "due",
+        "created_at",
+        "created_by",
+        "status",
+    ],
+    "properties": {
+        "id": {"type": "integer"},
+        "incident_id": {"type": "integer"},
+        "title": {"type": "string"},
+        "owner": {"type": "string"},
+        "criticality": CRITICALITY,
+        "due": {"type": "string", "format": "date"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "created_by": {"type": "string"},
+        "status": {"type": "string", "enum": ["open", "done"]},
+    },
+}
+
 RESPONSES: dict[str, dict[str, Any]] = {
     "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
     "TrackedAlert": TRACKED_ALERT,
@@ -153,6 +195,18 @@ RESPONSES: dict[str, dict[str, Any]] = {
         "properties": {
             "incident_id": {"type": "integer"},
             "entries": {"type": "array", "items": {"$ref": "#/components/schemas/TimelineEntry"}},
+        },
+    },
+    "ActionItem": ACTION_ITEM,
+    "ActionItemList": {
+        "type": "object",
+        "required": ["incident_id", "action_items"],
+        "properties": {
+            "incident_id": {"type": "integer"},
+            "action_items": {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/ActionItem"},
+            },
         },
     },
     "NearMissList": {

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from .incident import TimelineEntry
+
 TITLE_MAX = 500
 OWNER_MAX = 200
 
@@ -79,6 +81,24 @@ class ActionItem:
             "created_by": self.created_by,
             "status": self.status.value,
         }
+
+
+def added_entry(item: ActionItem) -> TimelineEntry:
+    """The timeline entry that records a new action item, by whoever added it, when."""
+    return TimelineEntry(
+        item.created_at,
+        "action_item_added",
+        f"Action item added: {item.title} (owner {item.owner}, {item.criticality.value}, "
+        f"due {item.due.isoformat()})",
+        actor=item.created_by,
+        data={
+            "action_item_id": item.id,
+            "title": item.title,
+            "owner": item.owner,
+            "criticality": item.criticality.value,
+            "due": item.due.isoformat(),
+        },
+    )
 
 
 def validate_action_item(

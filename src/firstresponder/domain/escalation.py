@@ -20,6 +20,13 @@ from .vocabulary import IncidentState, Role, Severity
 class DeadlineKind(enum.Enum):
     ACK = "ack_timeout"
     INVESTIGATING = "investigating_timeout"
+    # Communication timers (Slack), stored and fired the same way; never escalate.
+    STATUS_UPDATE = "status_update"
+    HANDOFF = "handoff"
+
+    @property
+    def escalates(self) -> bool:
+        return self in (DeadlineKind.ACK, DeadlineKind.INVESTIGATING)
 
 
 class PageAction(enum.Enum):

@@ -24,6 +24,7 @@ from .ports import ClaimedMessage, DueDeadline
 from .tables import deadlines, outbox, timeline, webhook_deliveries
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+PAGER = "pager"  # the outbox channel of pages (paging.PAGER)
 
 
 class SqlPagingStatements:
@@ -39,6 +40,7 @@ class SqlPagingStatements:
             select(outbox.c.role, outbox.c.target, outbox.c.dedup_key)
             .where(
                 outbox.c.incident_id == incident_id,
+                outbox.c.channel == PAGER,
                 outbox.c.action == PageAction.TRIGGER.value,
             )
             .order_by(outbox.c.id)
@@ -126,12 +128,14 @@ class SqlPagingStatements:
     # --- the dispatcher -----------------------------------------------------------------
 
     def claim_outbox(
-        self, owner: str, now: datetime, lease: timedelta, limit: int
+        self, owner: str, now: datetime, lease: timedelta, limit: int, channel: str = PAGER
     ) -> list[ClaimedMessage]:
-        """Due messages, at most one per (target, dedup_key) at a time, oldest first.
+        """Due messages of `channel`, at most one per (target, dedup_key) at a time, oldest
+        first.
 
-        A trigger must reach the vendor before its acknowledge or resolve, so a message
-        waits while an older one for the same key is undelivered.
+        A trigger must reach the vendor before its acknowledge or resolve (and a Slack
+        channel must exist before anything is posted in it), so a message waits while an
+        older one for the same key is undelivered.
         """
         older = aliased(outbox)
         blocked = exists().where(
@@ -143,7 +147,13 @@ class SqlPagingStatements:
         free = (outbox.c.claimed_until.is_(None)) | (outbox.c.claimed_until < now)
         stmt = (
             select(outbox)
-            .where(outbox.c.status == PENDING, outbox.c.next_attempt_at <= now, free, ~blocked)
+            .where(
+                outbox.c.channel == channel,
+                outbox.c.status == PENDING,
+                outbox.c.next_attempt_at <= now,
+                free,
+                ~blocked,
+            )
             .order_by(outbox.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True, of=outbox)
@@ -162,7 +172,9 @@ class SqlPagingStatements:
     def _claimed(self, row: Any) -> ClaimedMessage:
         action = PageAction(row["action"])
         reference = None
-        if action is not PageAction.TRIGGER:
+        # Pages: acknowledge and resolve address what the trigger created. Slack: every
+        # message of an incident goes to the channel its first message created.
+        if action is not PageAction.TRIGGER or row["channel"] != PAGER:
             reference = self._conn.execute(
                 select(outbox.c.reference)
                 .where(
@@ -256,6 +268,30 @@ class SqlPagingStatements:
         """Every message of an incident, oldest first (the API shows them)."""
         stmt = select(outbox).where(outbox.c.incident_id == incident_id).order_by(outbox.c.id)
         return [dict(r) for r in self._conn.execute(stmt).mappings()]
+
+    def reference_of(self, channel: str, prefix: str) -> int | None:
+        """The incident whose delivered message on `channel` returned a reference starting
+        with `prefix` (the incident of a Slack channel id)."""
+        stmt = (
+            select(outbox.c.incident_id)
+            .where(
+                outbox.c.channel == channel,
+                outbox.c.status == DELIVERED,
+                outbox.c.reference.startswith(prefix, autoescape=True),
+            )
+            .order_by(outbox.c.id.desc())
+            .limit(1)
+        )
+        found = self._conn.execute(stmt).scalar_one_or_none()
+        return int(found) if found is not None else None
+
+    def last_entry_at(self, incident_id: int, kinds: Collection[str]) -> datetime | None:
+        """When the incident's latest timeline entry of one of `kinds` was written."""
+        stmt = select(func.max(timeline.c.at)).where(
+            timeline.c.incident_id == incident_id, timeline.c.kind.in_(list(kinds))
+        )
+        found: datetime | None = self._conn.execute(stmt).scalar_one_or_none()
+        return found
 
     # --- inbound webhooks ---------------------------------------------------------------
 

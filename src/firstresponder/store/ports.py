@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
+from ..domain.action_items import ActionItem, ActionItemDraft
 from ..domain.escalation import Deadline, DeadlineKind
 from ..domain.grouping import ClassifiedAlert, GroupState, NearMiss, Outcome
 from ..domain.incident import Incident, TimelineEntry
@@ -64,7 +65,7 @@ class OutboxWork(Protocol):
         """Claim and remove the earliest due deadline; other replicas skip it."""
 
     def claim_outbox(
-        self, owner: str, now: datetime, lease: timedelta, limit: int
+        self, owner: str, now: datetime, lease: timedelta, limit: int, channel: str = ...
     ) -> list[ClaimedMessage]: ...
 
     def finish_outbox(
@@ -90,11 +91,32 @@ class OutboxWork(Protocol):
 
     def outbox_of(self, incident_id: int) -> list[dict[str, Any]]: ...
 
+    def reference_of(self, channel: str, prefix: str) -> int | None:
+        """The incident whose delivered `channel` message returned a reference starting
+        with `prefix`."""
+
+    def last_entry_at(self, incident_id: int, kinds: Collection[str]) -> datetime | None: ...
+
+    def deadlines_of(self, incident_id: int) -> list[Deadline]: ...
+
     def first_delivery(self, delivery_id: str, now: datetime) -> bool:
         """Record an inbound delivery; False if it was seen before."""
 
 
-class UnitOfWork(OutboxWork, Protocol):
+class ActionItemWork(Protocol):
+    """Action items from the post mortem review, inside a transaction."""
+
+    def add_action_item(
+        self, incident_id: int, draft: ActionItemDraft, actor: str, now: datetime
+    ) -> ActionItem:
+        """Store the item with its `action_item_added` timeline entry; NotFoundError if
+        the incident does not exist."""
+
+    def action_items(self, incident_id: int) -> list[ActionItem]:
+        """The incident's items, oldest first; NotFoundError if the incident does not exist."""
+
+
+class UnitOfWork(OutboxWork, ActionItemWork, Protocol):
     """One transaction. Everything written through it commits together or not at all.
 
     Its methods are synchronous: `Store.transact` runs the whole unit of work in one go,

@@ -5,6 +5,12 @@ SQLite in the single writer thread (SQLite has one writer; one thread serialises
 without SQLITE_BUSY), on PostgreSQL inside the asyncpg engine through `run_sync`. Reads
 are synchronous functions run the same way; on SQLite they have two threads of their own
 so that, with WAL, they never wait behind a write.
+
+A database that is down, slow or out of connections costs a caller seconds, not a hang:
+PostgreSQL connections are made with a connect timeout and carry `statement_timeout` and
+`lock_timeout`; the pool is capped at `pool_size` and a caller waits `pool_timeout` for a
+connection; every pooled connection is pinged before use, so the first request after the
+database comes back gets a fresh one. All of these failures become `StoreUnavailable`.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, create_engine, event, func, select
@@ -21,6 +27,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from ..config_store import StoreConfig
 from ..domain.grouping import NearMiss
 from ..domain.incident import Incident, TrackedAlert
 from ..errors import NotFoundError, StoreUnavailable
@@ -41,27 +48,57 @@ def async_url(url: str) -> str:
     return url
 
 
+_UNREACHABLE = (
+    OperationalError,
+    InterfaceError,
+    DisconnectionError,
+    PoolTimeout,
+    OSError,
+    TimeoutError,
+)
+# SQLSTATEs a retry can cure. Classes: 08 connection exception, 53 insufficient resources
+# (too many connections, disk full), 57 operator intervention (statement_timeout, admin or
+# crash shutdown, "the database system is starting up"). Codes: lock_timeout, deadlock,
+# serialization failure. asyncpg's errors reach SQLAlchemy as plain `DBAPIError`s, so
+# the code, not the class, tells them from bugs.
+_RETRY_CLASSES = frozenset({"08", "53", "57"})
+_RETRY_CODES = frozenset({"55P03", "40P01", "40001"})
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """The PostgreSQL error code of a driver error, raw or wrapped by SQLAlchemy."""
+    for candidate in (exc, getattr(exc, "orig", None)):
+        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(code, str):
+            return code
+    return None
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when the database is unreachable, overloaded or timed out: a retry may work."""
+    if isinstance(exc, _UNREACHABLE):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    code = sqlstate(exc)
+    return code is not None and (code[:2] in _RETRY_CLASSES or code in _RETRY_CODES)
+
+
 @contextlib.contextmanager
 def translate_errors() -> Iterator[None]:
-    """An unreachable or overloaded database becomes StoreUnavailable (503, retried),
-    without the URL (it may hold a password). Data and programming errors are bugs and
-    stay what they are: retrying them would not help.
+    """An unreachable, overloaded or timed-out database becomes StoreUnavailable (503,
+    retried), named by error type and SQLSTATE only: the driver's message may carry the
+    URL (a password) or the statement's parameters. Data and programming errors are bugs
+    and stay what they are: retrying them would not help.
     """
     try:
         yield
-    except (
-        OperationalError,
-        InterfaceError,
-        DisconnectionError,
-        PoolTimeout,
-        OSError,
-        TimeoutError,
-    ) as exc:
-        raise StoreUnavailable(f"store unavailable: {type(exc).__name__}") from exc
-    except DBAPIError as exc:
-        if exc.connection_invalidated:
-            raise StoreUnavailable(f"store unavailable: {type(exc).__name__}") from exc
-        raise
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        code = sqlstate(exc)
+        reason = type(exc).__name__ + (f" (SQLSTATE {code})" if code else "")
+        raise StoreUnavailable(f"store unavailable: {reason}") from exc
 
 
 class _Backend(Protocol):
@@ -143,8 +180,23 @@ def _sqlite_begin(conn: Connection) -> None:
 class _Postgres:
     """The asyncpg engine; synchronous work runs on it through greenlets (`run_sync`)."""
 
-    def __init__(self, url: str, pool_size: int) -> None:
-        self._engine = create_async_engine(async_url(url), pool_size=pool_size, pool_pre_ping=True)
+    def __init__(self, url: str, config: StoreConfig) -> None:
+        connect_args = {
+            "timeout": config.connect_timeout.total_seconds(),
+            "server_settings": {
+                "application_name": "firstresponder",
+                "statement_timeout": _milliseconds(config.statement_timeout),
+                "lock_timeout": _milliseconds(config.lock_timeout),
+            },
+        }
+        self._engine = create_async_engine(
+            async_url(url),
+            pool_size=config.pool_size,
+            max_overflow=0,  # pool_size is the most connections a replica opens
+            pool_timeout=config.pool_timeout.total_seconds(),
+            pool_pre_ping=True,  # a connection the database dropped is replaced, not used
+            connect_args=connect_args,
+        )
 
     async def write(self, work: Callable[[Connection], T]) -> T:
         async with self._engine.begin() as conn:
@@ -161,14 +213,26 @@ class _Postgres:
         await self._engine.dispose()
 
 
+def _milliseconds(value: timedelta) -> str:
+    return str(int(value.total_seconds() * 1000))
+
+
 class SqlStore:
     """Implements `Store` and `IncidentReader`."""
 
-    def __init__(self, url: str, *, pool_size: int = 5, busy_timeout_s: float = 5.0) -> None:
+    def __init__(self, url: str, config: StoreConfig | None = None) -> None:
+        """`config` holds the pool and the timeouts (its own `url` is not used)."""
+        config = config or StoreConfig()
         self.dialect = "sqlite" if url.startswith("sqlite") else "postgresql"
         self._backend: _Backend = (
-            _Sqlite(url, busy_timeout_s) if self.dialect == "sqlite" else _Postgres(url, pool_size)
+            _Sqlite(url, config.busy_timeout.total_seconds())
+            if self.dialect == "sqlite"
+            else _Postgres(url, config)
         )
+
+    @classmethod
+    def from_config(cls, config: StoreConfig) -> SqlStore:
+        return cls(config.url, config)
 
     async def migrate(self) -> None:
         with translate_errors():

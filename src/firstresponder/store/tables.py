@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -196,4 +197,25 @@ webhook_deliveries = Table(
     metadata,
     Column("delivery_id", String(200), primary_key=True),
     Column("received_at", UtcDateTime(), nullable=False),
+)
+
+# Action items from the post mortem review: owner, criticality and target date.
+action_items = Table(
+    "action_items",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column(
+        "incident_id",
+        Id,
+        ForeignKey("incidents.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("title", String(500), nullable=False),
+    Column("owner", String(200), nullable=False),
+    Column("criticality", String(16), nullable=False),
+    Column("due", Date, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("status", String(16), nullable=False),
 )

@@ -10,7 +10,7 @@ import functools
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -19,7 +19,9 @@ from ..domain.grouping import ClassifiedAlert, GroupState, Outcome
 from ..domain.incident import Incident, TimelineEntry, TrackedAlert
 from ..errors import NotFoundError
 from . import rows
+from .action_items_sql import SqlActionItemStatements
 from .paging_sql import SqlPagingStatements
+from .sqlite_writes import SqliteWrites
 from .tables import alert_events, groups, incident_alerts, incidents, near_misses, timeline
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -95,7 +97,56 @@ def _statements(dialect: str) -> _Statements:
     )
 
 
-class SqlUnitOfWork(SqlPagingStatements):
+class _BulkWrites(Protocol):
+    """The ingest path's many-row statements: Core on PostgreSQL, the driver on SQLite."""
+
+    def insert_events(
+        self, events: Mapping[str, ClassifiedAlert], receiver: str, now: datetime
+    ) -> set[str]: ...
+
+    def some_alerts(
+        self, incident_ids: Collection[int], fingerprints: Collection[str]
+    ) -> list[tuple[int, dict[str, Any]]]: ...
+
+    def write_alerts(self, alerts: Sequence[tuple[int, TrackedAlert]]) -> None: ...
+
+    def insert_entries(self, entries: Sequence[tuple[int, TimelineEntry]]) -> None: ...
+
+
+class CoreWrites:
+    """`_BulkWrites` through SQLAlchemy Core and its column types (PostgreSQL)."""
+
+    def __init__(self, conn: Connection, sql: _Statements) -> None:
+        self._conn = conn
+        self._sql = sql
+
+    def insert_events(
+        self, events: Mapping[str, ClassifiedAlert], receiver: str, now: datetime
+    ) -> set[str]:
+        params = [_event_values(key, item, receiver, now) for key, item in events.items()]
+        return {row[0] for row in self._conn.execute(self._sql.record_events, params)}
+
+    def some_alerts(
+        self, incident_ids: Collection[int], fingerprints: Collection[str]
+    ) -> list[tuple[int, dict[str, Any]]]:
+        params = {"incident_ids": list(incident_ids), "fingerprints": list(fingerprints)}
+        return [
+            (int(incident_id), data)
+            for incident_id, data in self._conn.execute(self._sql.some_alerts, params)
+        ]
+
+    def write_alerts(self, alerts: Sequence[tuple[int, TrackedAlert]]) -> None:
+        if alerts:
+            values = [rows.alert_values(incident_id, alert) for incident_id, alert in alerts]
+            self._conn.execute(self._sql.write_alerts, values)
+
+    def insert_entries(self, entries: Sequence[tuple[int, TimelineEntry]]) -> None:
+        if entries:
+            values = [rows.entry_values(incident_id, e) for incident_id, e in entries]
+            self._conn.execute(self._sql.insert_entries, values)
+
+
+class SqlUnitOfWork(SqlPagingStatements, SqlActionItemStatements):
     """Implements `UnitOfWork` on one connection, inside the transaction `transact` began."""
 
     def __init__(self, conn: Connection) -> None:
@@ -103,6 +154,9 @@ class SqlUnitOfWork(SqlPagingStatements):
         # The dialect's insert (for ON CONFLICT), for statements that cannot be built once.
         self._insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
         self._sql = _statements(conn.dialect.name)
+        self._writes: _BulkWrites = (
+            SqliteWrites(conn) if conn.dialect.name == "sqlite" else CoreWrites(conn, self._sql)
+        )
 
     def record_events(
         self, events: Sequence[ClassifiedAlert], receiver: str, now: datetime
@@ -112,8 +166,7 @@ class SqlUnitOfWork(SqlPagingStatements):
         by_key: dict[str, ClassifiedAlert] = {}
         for item in events:
             by_key.setdefault(event_key(item), item)
-        params = [_event_values(key, item, receiver, now) for key, item in by_key.items()]
-        fresh = {row[0] for row in self._conn.execute(self._sql.record_events, params)}
+        fresh = self._writes.insert_events(by_key, receiver, now)
         return [item for key, item in by_key.items() if key in fresh]
 
     def load_group(self, group_key: str, fingerprints: Collection[str] | None = None) -> GroupState:
@@ -150,8 +203,7 @@ class SqlUnitOfWork(SqlPagingStatements):
         fingerprints = sorted(set().union(*some.values()))
         for start in range(0, len(fingerprints), _IN_CHUNK):
             chunk = fingerprints[start : start + _IN_CHUNK]
-            params = {"incident_ids": list(some), "fingerprints": chunk}
-            found += self._conn.execute(self._sql.some_alerts, params)
+            found += self._writes.some_alerts(list(some), chunk)
         for incident_id, data in found:
             alert = TrackedAlert.from_dict(data)
             fps = wanted[incident_id]
@@ -211,20 +263,20 @@ class SqlUnitOfWork(SqlPagingStatements):
             self._conn.execute(self._sql.update_incident, values)
 
     def _write_alerts(self, incidents: Sequence[Incident]) -> None:
-        values = [
-            rows.alert_values(incident.id, incident.alerts[fp])
-            for incident in incidents
-            for fp in sorted(incident.changed_alerts)
-        ]
-        if values:
-            self._conn.execute(self._sql.write_alerts, values)
+        self._writes.write_alerts(
+            [
+                (incident.id, incident.alerts[fp])
+                for incident in incidents
+                for fp in sorted(incident.changed_alerts)
+            ]
+        )
         for incident in incidents:
             incident.changed_alerts.clear()
 
     def _write_entries(self, entries: Sequence[tuple[int, Sequence[TimelineEntry]]]) -> None:
-        values = [rows.entry_values(incident_id, e) for incident_id, some in entries for e in some]
-        if values:
-            self._conn.execute(self._sql.insert_entries, values)
+        self._writes.insert_entries(
+            [(incident_id, e) for incident_id, some in entries for e in some]
+        )
 
 
 def _new_group(group_key: str) -> dict[str, Any]:
