@@ -314,7 +314,9 @@ async def test_changes_that_matter_are_posted_and_the_topic_kept_current(
         "recovered",
     ):
         assert expected.lower() in said.lower(), (expected, said)
-    assert channel.topic.startswith("S1 service disruption (outage) · monitoring · IC Bob Oncall")
+    assert channel.topic.startswith(
+        f"S1 service disruption (outage) · monitoring · IC <@{BOB}> · Lead <@{CAROL}>"
+    ), "roles mentioned through the users map"
     assert BOB in channel.members, "a person given a role is invited (by the users map)"
     assert CAROL in channel.members, "acknowledging makes you EOC, and invited"
 

@@ -17,6 +17,7 @@ role invited, and on resolution the after-incident checklist.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -90,6 +91,7 @@ class SlackNotices:
         """Say in Slack what `entries` say happened to `incident`."""
         if not incident.id or not entries:
             return
+        incident = self._as_slack_sees(incident)
         calls: list[dict[str, Any]] = []
         kinds = {entry.kind for entry in entries}
         if "declared" in kinds:
@@ -116,6 +118,7 @@ class SlackNotices:
         """A communication timer came due: remind, then set the next one."""
         if not incident.is_open:
             return
+        incident = self._as_slack_sees(incident)
         if deadline.kind is DeadlineKind.STATUS_UPDATE:
             every = self._interval(incident)
             if every is None:
@@ -164,6 +167,13 @@ class SlackNotices:
         users = [user for user in (self._user_id(person) for person in people) if user]
         users = list(dict.fromkeys(users))
         return [{"op": "invite", "users": users}] if users else []
+
+    def _as_slack_sees(self, incident: Incident) -> Incident:
+        """A copy whose role holders are Slack user ids where known, so they are mentioned."""
+        if not self._config.users:
+            return incident
+        roles = {role: self._user_id(person) or person for role, person in incident.roles.items()}
+        return replace(incident, roles=roles)
 
     def _user_id(self, person: str) -> str:
         person = person.strip()
