@@ -377,3 +377,38 @@ def test_a_very_long_group_key_is_shortened_but_stays_unique() -> None:
     assert len(one) <= 400 and len(two) <= 400
     assert one != two and one.startswith("service=checkout,path=/a/a")
     assert one == classifier.group_key("checkout", {"path": "/a" * 500})
+
+
+LABEL_SETS = [
+    {"service": "checkout", "alertname": "CheckoutDown"},
+    {"service": "checkout", "severity": "critical", "region": "eu"},
+    {"service": "checkout", "severity": "critical", "region": ""},
+    {"service": "checkout", "severity": "critical"},
+    {"sloth_service": "payments", "sloth_severity": "page"},
+    {"slo": "search-latency", "long": "1h", "short": "5m", "severity": "warning"},
+    {"slo": "search-latency", "severity": "warning", "alertname": "Other"},
+    {"alertname": "Other", "severity": "warning"},
+    {"alertname": "Other", "severity": "warning", "slo": ""},
+    {"job": "batch", "alertname": "BatchLate"},
+    {"service": "web", "impact": "outage", "severity": "info"},
+    {"app": "frontend"},
+]
+
+
+def test_a_classifier_that_has_seen_other_alerts_answers_as_a_fresh_one() -> None:
+    settings = ClassificationSettings(group_by=("service", "region"))
+    shared = LabelClassifier(RULES, settings)
+    for labels in [*LABEL_SETS, *reversed(LABEL_SETS), *LABEL_SETS]:
+        fresh = LabelClassifier(RULES, settings).classify(_alert(**labels))
+        assert shared.classify(_alert(**labels)) == fresh, labels
+
+
+def test_labels_no_rule_reads_do_not_change_the_classification() -> None:
+    classifier = LabelClassifier(RULES, ClassificationSettings())
+    one = classifier.classify(_alert(service="checkout", severity="critical", instance="a:1"))
+    other = classifier.classify(_alert(service="checkout", severity="critical", instance="b:2"))
+    assert one == other
+    down = classifier.classify(
+        _alert(service="checkout", severity="critical", instance="a:1", alertname="CheckoutDown")
+    )
+    assert (one.impact, down.impact) == (Impact.PARTIAL_DISRUPTION, Impact.OUTAGE)

@@ -13,6 +13,7 @@ import yaml
 from firstresponder.cli import main
 from firstresponder.config import Config, load_config
 from firstresponder.domain.vocabulary import Impact, Severity
+from firstresponder.durations import parse_duration
 from firstresponder.errors import ConfigError
 from firstresponder.rules_file import load_rules_dir
 
@@ -617,6 +618,72 @@ def test_rules_dir_that_is_not_a_directory(tmp_path: Path) -> None:
     assert problems(tmp_path, _merge(MINIMAL, {"rules_dir": "missing"})) == [
         f"rules_dir: {str(tmp_path / 'missing')!r} is not a directory"
     ]
+
+
+# --- the store section ------------------------------------------------------------------
+
+
+def test_store_timeouts_default_so_existing_configs_still_load(tmp_path: Path) -> None:
+    store = load(tmp_path).store
+    assert (store.pool_size, store.busy_timeout) == (5, timedelta(seconds=5))
+    assert (store.statement_timeout, store.lock_timeout) == (timedelta(seconds=30),) * 2
+    assert (store.connect_timeout, store.pool_timeout) == (timedelta(seconds=5),) * 2
+
+
+def test_every_store_timeout_is_read(tmp_path: Path) -> None:
+    store = load(
+        tmp_path,
+        store={
+            "statement_timeout": "10s",
+            "lock_timeout": "2s",
+            "connect_timeout": "1500ms",
+            "pool_timeout": "3s",
+        },
+    ).store
+    assert store.statement_timeout == timedelta(seconds=10)
+    assert store.lock_timeout == timedelta(seconds=2)
+    assert store.connect_timeout == timedelta(seconds=1.5)
+    assert store.pool_timeout == timedelta(seconds=3)
+
+
+@pytest.mark.parametrize(("statement", "lock"), [("45s", "45s"), ("0s", "0s")])
+def test_lock_timeout_follows_statement_timeout_unless_given(
+    tmp_path: Path, statement: str, lock: str
+) -> None:
+    store = load(tmp_path, store={"statement_timeout": statement}).store
+    assert store.lock_timeout == store.statement_timeout == parse_duration(lock)
+
+
+@pytest.mark.parametrize(
+    ("store", "problem"),
+    [
+        ({"statement_timeout": "30"}, "store.statement_timeout: bad value '30'"),
+        ({"statement_timeout": 30}, "store.statement_timeout: bad value 30"),
+        (
+            {"statement_timeout": "25d"},
+            "store.statement_timeout: bad value '25d' (PostgreSQL allows at most 24d; 0s is off)",
+        ),
+        (
+            {"lock_timeout": "1y"},
+            "store.lock_timeout: bad value '1y' (PostgreSQL allows at most 24d; 0s is off)",
+        ),
+        ({"connect_timeout": "0s"}, "store.connect_timeout: bad value '0s' (must be more than 0)"),
+        ({"connect_timeout": "5 s"}, "store.connect_timeout: bad value '5 s'"),
+        ({"pool_timeout": "0ms"}, "store.pool_timeout: bad value '0ms' (must be more than 0)"),
+        ({"pool_timeout": "soon"}, "store.pool_timeout: bad value 'soon'"),
+        (
+            {"statment_timeout": "5s"},
+            "store: unknown key(s) 'statment_timeout'; allowed: busy_timeout, connect_timeout, "
+            "lock_timeout, pool_size, pool_timeout, statement_timeout, url",
+        ),
+    ],
+)
+def test_check_config_names_the_bad_store_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], store: dict[str, Any], problem: str
+) -> None:
+    path = write(tmp_path, _merge(MINIMAL, {"store": store}))
+    assert main(["check-config", str(path)]) == 1
+    assert f"  - {problem}" in capsys.readouterr().err.splitlines()[1]
 
 
 # --- firstresponder check-config --------------------------------------------------------

@@ -125,19 +125,27 @@ def parse_time(text: str, where: str) -> datetime:
         base = datetime.fromisoformat(f"{date}T{clock}")
     except ValueError as exc:
         raise PayloadError(f"{where}: {text[:64]!r} is not a valid date: {exc}") from exc
-    offset = timedelta(0)
-    if zone not in ("Z", "z"):
-        hours, minutes = int(zone[1:3]), int(zone[4:6])
-        if hours > 23 or minutes > 59:
-            raise PayloadError(f"{where}: {text[:64]!r} has an impossible UTC offset {zone}")
-        offset = (1 if zone[0] == "+" else -1) * timedelta(hours=hours, minutes=minutes)
+    if zone in ("Z", "z"):
+        return base.replace(microsecond=micros, tzinfo=UTC)
+    hours, minutes = int(zone[1:3]), int(zone[4:6])
+    if hours > 23 or minutes > 59:
+        raise PayloadError(f"{where}: {text[:64]!r} has an impossible UTC offset {zone}")
+    offset = (1 if zone[0] == "+" else -1) * timedelta(hours=hours, minutes=minutes)
     try:
         return base.replace(microsecond=micros, tzinfo=timezone(offset)).astimezone(UTC)
     except OverflowError as exc:
         raise PayloadError(f"{where}: {text[:64]!r} is out of range in UTC") from exc
 
 
-def _alert(raw: Mapping[str, Any], where: str) -> Alert:
+def _time(text: str, where: str, seen: dict[str, datetime]) -> datetime:
+    """`parse_time`, once per distinct text in a notification (its alerts often share one)."""
+    found = seen.get(text)
+    if found is None:
+        found = seen[text] = parse_time(text, where)
+    return found
+
+
+def _alert(raw: Mapping[str, Any], where: str, seen: dict[str, datetime]) -> Alert:
     labels: dict[str, str] = raw["labels"]
     starts_raw: str = raw["startsAt"]
     if starts_raw.startswith(ZERO_TIME_PREFIX):
@@ -147,13 +155,13 @@ def _alert(raw: Mapping[str, Any], where: str) -> Alert:
     ends = (
         None
         if not ends_raw or ends_raw.startswith(ZERO_TIME_PREFIX)
-        else parse_time(ends_raw, f"{where}.endsAt")
+        else _time(ends_raw, f"{where}.endsAt", seen)
     )
     return Alert(
         status=status,
         labels=labels,
         annotations=raw.get("annotations", {}),
-        starts_at=parse_time(starts_raw, f"{where}.startsAt"),
+        starts_at=_time(starts_raw, f"{where}.startsAt", seen),
         ends_at=ends,
         generator_url=raw.get("generatorURL", ""),
         fingerprint=raw.get("fingerprint") or labels_fingerprint(labels),
@@ -163,7 +171,8 @@ def _alert(raw: Mapping[str, Any], where: str) -> Alert:
 def parse_notification(body: bytes) -> Notification:
     raw = decode_json(body)
     _NOTIFICATION.check(raw)
-    alerts = tuple(_alert(item, f"alerts[{i}]") for i, item in enumerate(raw["alerts"]))
+    seen: dict[str, datetime] = {}
+    alerts = tuple(_alert(item, f"alerts[{i}]", seen) for i, item in enumerate(raw["alerts"]))
     return Notification(
         receiver=raw.get("receiver", ""),
         status=AlertStatus(raw["status"]),

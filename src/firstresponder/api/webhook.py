@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
 
 from aiohttp import web
 
@@ -38,8 +39,8 @@ async def _accept(request: web.Request) -> web.Response:
     report = await request.app[INGESTOR].submit(notification)
     # Counted once stored: a delivery refused with 503 and retried is not counted twice.
     metrics = request.app[METRICS]
-    for alert in notification.alerts:
-        metrics.alerts_received.labels(alert.status.value).inc()
+    for status, count in Counter(alert.status.value for alert in notification.alerts).items():
+        metrics.alerts_received.labels(status).inc(count)
     metrics.alerts_duplicate.inc(report.duplicates)
     metrics.last_webhook.set_to_current_time()
     if notification.truncated_alerts:

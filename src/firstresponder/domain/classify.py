@@ -22,6 +22,9 @@ from .vocabulary import Impact
 
 UNKNOWN_SERVICE = "unknown"
 MAX_GROUP_KEY = 400
+# The labels `_from_labels` reads by name (besides the configured ones); keep in step.
+BUILT_IN_LABELS = ("impact", "sloth_severity", "slo", "long", "short", "alertname", "severity")
+_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -43,11 +46,18 @@ class Classification:
 
 
 class LabelClassifier:
-    """Pure: maps an alert's labels to a classification using the service rules."""
+    """Pure: maps an alert's labels to a classification using the service rules.
+
+    A classification depends only on the labels that the rules' matchers, the settings and
+    the built-in label rules name, so it is computed once per combination of those and
+    reused: alerts of one kind differ in labels nobody reads (instance, pod, path).
+    """
 
     def __init__(self, rules: Sequence[ServiceRule], settings: ClassificationSettings) -> None:
         self._rules = tuple(rules)
         self._settings = settings
+        self._read = _labels_read(self._rules, settings)
+        self._known: dict[tuple[str | None, ...], Classification] = {}
 
     @property
     def rules(self) -> tuple[ServiceRule, ...]:
@@ -55,6 +65,16 @@ class LabelClassifier:
 
     def classify(self, alert: Alert) -> Classification:
         labels = alert.labels
+        # None for an absent label: "absent" and "empty" differ for `"slo" in labels`.
+        key = tuple(map(labels.get, self._read))
+        found = self._known.get(key)
+        if found is None:
+            if len(self._known) >= _CACHE_SIZE:
+                self._known.clear()
+            found = self._known[key] = self._classify(labels)
+        return found
+
+    def _classify(self, labels: Mapping[str, str]) -> Classification:
         rule = find_rule(self._rules, labels)
         service = rule.service if rule else self._service_from_labels(labels)
         impact, reason = self._impact(rule, labels)
@@ -112,6 +132,16 @@ class LabelClassifier:
         if rule is not None and rule.default_impact is not None:
             return rule.default_impact, f"rule {rule.service!r}: default impact"
         return self._settings.default_impact, "default impact (no label said otherwise)"
+
+
+def _labels_read(rules: Sequence[ServiceRule], settings: ClassificationSettings) -> tuple[str, ...]:
+    """Every label name classification can look at."""
+    names = {*BUILT_IN_LABELS, *settings.service_labels, *settings.group_by}
+    for rule in rules:
+        names.update(m.name for m in rule.matchers)
+        for mapping in rule.impacts:
+            names.update(m.name for m in mapping.matchers)
+    return tuple(sorted(names))
 
 
 def with_slo(c: Classification, verdict: SloVerdict | None, failure: str | None) -> Classification:

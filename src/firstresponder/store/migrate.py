@@ -21,7 +21,7 @@ MIGRATION_LOCK_KEY = int.from_bytes(b"frmigrat", "big")
 
 
 def upgrade_to_head(connection: Connection) -> None:
-    if False:
+    if connection.dialect.name == "postgresql":
         _take_migration_lock(connection)
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", "firstresponder.store:migrations")
