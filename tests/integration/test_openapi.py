@@ -8,7 +8,9 @@ import hashlib
 import hmac
 import io
 import re
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -16,8 +18,15 @@ import pytest
 from referencing.exceptions import Unresolvable
 
 from firstresponder.api.openapi import build_openapi
+from firstresponder.config import Config, load_config
 
-from ..factories import PAGERDUTY_WEBHOOK_SECRET, WEBHOOK_TOKEN, make_alert, make_payload
+from ..factories import (
+    PAGERDUTY_WEBHOOK_SECRET,
+    WEBHOOK_TOKEN,
+    make_alert,
+    make_payload,
+    write_config,
+)
 from .support import (
     DOC,
     DOC_URI,
@@ -32,6 +41,29 @@ from .support import (
 )
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+SLACK_SECRET = "openapi-slack-signing-secret"
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    """Slack on (the scheduler does not run here, so nothing is sent to it)."""
+    slack = {
+        "api_url": "http://127.0.0.1:9/api/",
+        "bot_token": "xoxb-t",
+        "signing_secret": SLACK_SECRET,
+    }
+    return load_config(write_config(tmp_path, slack=slack))
+
+
+def slack_signed(body: str, secret: str = SLACK_SECRET) -> dict[str, str]:
+    timestamp = str(int(time.time()))
+    mac = hmac.new(secret.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256)
+    return {
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": f"v0={mac.hexdigest()}",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
 
 # The parts of the OpenAPI 3.1 schema (spec.openapis.org/oas/3.1/schema) this document uses,
 # with the same constraints: required keys, allowed keys, status code and parameter shapes.
@@ -370,6 +402,16 @@ async def test_real_answers_fit_the_documented_schemas(
     signed = {"X-PagerDuty-Signature": f"v1={signature}", "Content-Type": "application/json"}
     await call(client, "POST", pd_hook, 200, data=event, headers=signed)
     await call(client, "POST", pd_hook, 401, data=event, headers={"X-PagerDuty-Signature": "v1=00"})
+
+    commands, interactions = "/api/v1/slack/commands", "/api/v1/slack/interactions"
+    form = "command=%2Fincident&text=%233+status&user_id=UALICE001&channel_id=C1"
+    await call(client, "POST", commands, 200, data=form, headers=slack_signed(form))
+    await call(client, "POST", commands, 401, data=form, headers=slack_signed(form, "wrong"))
+    press = "payload=%7B%22type%22%3A%22block_actions%22%7D"
+    response = await client.post(interactions, data=press, headers=slack_signed(press))
+    assert response.status == 200
+    DOC.check("POST", interactions, 200, None)
+    await call(client, "POST", interactions, 401, data=press, headers=slack_signed(press, "x"))
 
     await call(client, "GET", "/api/v1/incidents", 200)
     await call(client, "GET", "/api/v1/incidents?open=true&limit=1", 200)

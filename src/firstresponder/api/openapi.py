@@ -157,7 +157,7 @@ def build_openapi() -> dict[str, Any]:
             "Slack interactivity (signed): the Acknowledge button; answered 200 at once",
         ),
     ):
-        paths[path] = {"post": _slack_request(op, summary)}
+        paths[path] = {"post": _slack_request(op, summary, answers=op == "slack_commands")}
     for path, summary in (
         ("/healthz", "the process is alive"),
         ("/readyz", "the store answers"),
@@ -195,7 +195,7 @@ def build_openapi() -> dict[str, Any]:
     }
 
 
-def _slack_request(operation: str, summary: str) -> dict[str, Any]:
+def _slack_request(operation: str, summary: str, answers: bool) -> dict[str, Any]:
     signed = [
         {
             "name": name,
@@ -209,7 +209,7 @@ def _slack_request(operation: str, summary: str) -> dict[str, Any]:
             ("X-Slack-Request-Timestamp", "Unix time; at most 5 minutes old"),
         )
     ]
-    return {
+    spec: dict[str, Any] = {
         "operationId": operation,
         "summary": summary,
         "parameters": signed,
@@ -223,7 +223,7 @@ def _slack_request(operation: str, summary: str) -> dict[str, Any]:
         },
         "responses": {
             "200": {
-                "description": "handled (commands: an ephemeral message for the person)",
+                "description": "handled: an ephemeral message for the person",
                 "content": {
                     "application/json": {
                         "schema": {
@@ -239,3 +239,6 @@ def _slack_request(operation: str, summary: str) -> dict[str, Any]:
             **_errors(401, 404, 413, 503),
         },
     }
+    if not answers:
+        spec["responses"]["200"] = {"description": "handled (Slack needs no body)"}
+    return spec
