@@ -150,7 +150,15 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
             store, classifier, config.severity_map, clock, metrics, paging=hooks
         )
         pagers = build_pagers(config.paging, session)
-        dispatcher = build_dispatcher(store, pagers, clock, metrics, config.paging, commands)
+        dispatcher = build_dispatcher(
+            store,
+            pagers,
+            clock,
+            metrics,
+            config.paging,
+            commands,
+            on_entry=notices.delivery_entry if notices else None,
+        )
         app[STORE], app[INGESTOR], app[COMMANDS] = store, ingestor, commands
         app[DISPATCHER] = dispatcher
         slack_dispatcher = None

@@ -32,12 +32,14 @@ from .pagers.base import (
     TransientDeliveryError,
 )
 from .paging import PAGER
-from .store.ports import ClaimedMessage, Database
+from .store.ports import ClaimedMessage, Database, UnitOfWork
 
 log = logging.getLogger(__name__)
 
 # Called after a trigger reached a role's pager (the on-call lookup records names).
 PagedHook = Callable[[PageMessage], Awaitable[None]]
+# Called in the transaction that writes a delivery's timeline entry (Slack posts it).
+EntryHook = Callable[[UnitOfWork, int, TimelineEntry, datetime], None]
 
 
 class DeliveryTexts(Protocol):
@@ -105,10 +107,12 @@ class Dispatcher:
         on_paged: PagedHook | None = None,
         channel: str = PAGER,
         texts: DeliveryTexts | None = None,
+        on_entry: EntryHook | None = None,
     ) -> None:
         """One dispatcher per outbox channel, so a slow or failing channel (Slack) never
         holds the delivery slots of another (pages)."""
         self._channel = channel
+        self._on_entry = on_entry
         self._texts = texts or PagerTexts(metrics)
         self._store = store
         self._pagers = pagers
@@ -238,6 +242,8 @@ class Dispatcher:
             )
             if entry is not None:
                 uow.add_entries(message.incident_id, [entry])
+                if self._on_entry is not None:
+                    self._on_entry(uow, message.incident_id, entry, now)
 
         await self._store.transact(give_back)
         log.warning(
@@ -263,8 +269,9 @@ class Dispatcher:
         failed: bool = False,
     ) -> bool:
         message = claimed.message
-        return await self._store.transact(
-            lambda uow: uow.finish_outbox(
+
+        def finish(uow: UnitOfWork) -> bool:
+            done = uow.finish_outbox(
                 message.id,
                 failed=failed,
                 now=now,
@@ -274,7 +281,11 @@ class Dispatcher:
                 entry=entry,
                 incident_id=message.incident_id,
             )
-        )
+            if done and entry is not None and self._on_entry is not None:
+                self._on_entry(uow, message.incident_id, entry, now)
+            return done
+
+        return await self._store.transact(finish)
 
     async def run(self, interval_s: float = 1.0) -> None:
         while True:

@@ -13,7 +13,7 @@ import aiohttp
 from .clock import Clock
 from .commands import IncidentCommands
 from .config_paging import PagingConfig
-from .dispatch import Dispatcher, PagedHook
+from .dispatch import Dispatcher, EntryHook, PagedHook
 from .domain.incident import Incident, TimelineEntry
 from .metrics import Metrics
 from .pagers.base import PageMessage, Pager
@@ -92,6 +92,7 @@ def build_dispatcher(
     metrics: Metrics,
     paging: PagingConfig,
     commands: IncidentCommands,
+    on_entry: EntryHook | None = None,
 ) -> Dispatcher:
     return Dispatcher(
         store,
@@ -101,6 +102,7 @@ def build_dispatcher(
         owner=dispatcher_owner(),
         settings=paging.delivery,
         on_paged=on_call_recorder(paging, commands),
+        on_entry=on_entry,
     )
 
 

@@ -145,7 +145,11 @@ async def test_a_declared_incident_gets_its_channel_topic_invitations_and_announ
     assert "IC: not engaged yet. Tech lead: " in channel.purpose
     assert ALICE in channel.members
 
-    [card] = channel.messages
+    card, *paged = channel.messages
+    assert sorted(m.text for m in paged) == [
+        "EOC paged through pagerduty: S2 declared",
+        "IMOC paged through pagerduty: S2 declared",
+    ], "pages are said too"
     assert card.text.startswith(f"[S2] Incident #{incident_id} on cart: ")
     [button] = [b for b in card.blocks if b["type"] == "actions"]
     assert button["elements"][0]["value"] == str(incident_id)
@@ -270,6 +274,20 @@ async def test_a_refused_channel_is_a_permanent_failure_on_the_timeline(
         )
         >= 1
     )
+
+
+async def test_a_page_pagerduty_refuses_is_said_in_the_channel(
+    app: Client, slack: FakeSlack, pd: FakePagerDuty, hook_headers: dict[str, str]
+) -> None:
+    pd.fail_next(400, times=2)
+    incident_id = await declare(app, hook_headers)
+    channel = slack.channel_named(f"inc-{incident_id}-cart")
+    assert channel is not None
+    failed = [t for t in texts(channel) if "failed for good" in t]
+    assert [t.split(":")[0] for t in failed] == [
+        "Trigger of EOC through pagerduty failed for good",
+        "Trigger of IMOC through pagerduty failed for good",
+    ]
 
 
 # --- during -----------------------------------------------------------------------------

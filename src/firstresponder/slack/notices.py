@@ -17,8 +17,8 @@ role invited, and on resolution the after-incident checklist.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -113,6 +113,14 @@ class SlackNotices:
         elif "declared" not in kinds:
             self._keep_cadence(uow, incident, kinds, now)
         self._enqueue(uow, incident, calls, now)
+
+    def delivery_entry(
+        self, uow: SlackWrites, incident_id: int, entry: TimelineEntry, now: datetime
+    ) -> None:
+        """A page was delivered, is failing or failed for good: say so in the channel."""
+        message = messages.change_message(entry)
+        if message is not None:
+            self._enqueue_for(uow, incident_id, [_post(message)], now)
 
     def fire(self, uow: SlackWrites, incident: Incident, deadline: Deadline, now: datetime) -> None:
         """A communication timer came due: remind, then set the next one."""
@@ -247,12 +255,19 @@ class SlackNotices:
     def _enqueue(
         self, uow: SlackWrites, incident: Incident, calls: list[dict[str, Any]], now: datetime
     ) -> None:
+        self._enqueue_for(uow, incident.id, calls, now)
+
+    def _enqueue_for(
+        self, uow: SlackWrites, incident_id: int, calls: list[dict[str, Any]], now: datetime
+    ) -> None:
+        """Slack rows reuse the outbox's columns: the role is the communications role
+        (CMOC) and the action "trigger"; the operation is in the payload."""
         if not calls:
             return
-        key = dedup_key(incident.id)
+        key = dedup_key(incident_id)
         uow.enqueue(
             [
-                PageMessage(0, incident.id, SLACK, Role.CMOC, PageAction.TRIGGER, key, call)
+                PageMessage(0, incident_id, SLACK, Role.CMOC, PageAction.TRIGGER, key, call)
                 for call in calls
             ],
             SLACK,
