@@ -217,8 +217,9 @@ CLASSIFICATION = """\
 Only the readings that crossed their threshold are listed (a burn rate when both of its windows did; every reading when none did); the timeline API returns them all.
 """
 
-# Every entry, both escalations (03:15 no ack; 03:47 still investigating 30 min after the
-# ack) and the acknowledgement included; the IMOC, already paged, is not paged twice.
+# Every entry: the escalation (03:15 no ack), the acknowledgement, and at 03:47 the
+# investigating deadline that finds the IMOC already engaged (not paged twice, and not
+# called an escalation).
 TIMELINE = """\
 ## Timeline
 
@@ -236,7 +237,7 @@ TIMELINE = """\
 | 2026-11-23 03:20 UTC | firstresponder | alert_firing | Alert PaymentsAvailabilityBurn firing: payments is burning its error budget (page) |
 | 2026-11-23 03:20 UTC | firstresponder | impact_raised | Impact raised degraded → partial_disruption: SLO: page burn: error budget burning at 16.2× over 1h and 20× over 5m (≥ 14.4×) |
 | 2026-11-23 03:20 UTC | firstresponder | severity_raised | Severity raised S3 → S2 |
-| 2026-11-23 03:47 UTC | firstresponder | escalated | Escalated to IMOC: still investigating 30 minutes after the EOC engaged |
+| 2026-11-23 03:47 UTC | firstresponder | escalation_skipped | Still investigating 30 minutes after the EOC engaged; IMOC already engaged, nobody new to page |
 | 2026-11-23 03:50 UTC | firstresponder | alert_resolved | Alert PaymentsAvailabilityBurn recovered |
 | 2026-11-23 03:50 UTC | firstresponder | alert_resolved | Alert PaymentsAvailabilityBurn recovered |
 | 2026-11-23 03:50 UTC | firstresponder | state_changed | State investigating → monitoring: all alerts recovered |

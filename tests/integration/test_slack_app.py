@@ -284,7 +284,7 @@ async def test_a_page_pagerduty_refuses_is_said_in_the_channel(
     channel = slack.channel_named(f"inc-{incident_id}-cart")
     assert channel is not None
     failed = [t for t in texts(channel) if "failed for good" in t]
-    assert [t.split(":")[0] for t in failed] == [
+    assert sorted(t.split(":")[0] for t in failed) == [
         "Trigger of EOC through pagerduty failed for good",
         "Trigger of IMOC through pagerduty failed for good",
     ]

@@ -171,14 +171,17 @@ def test_ack_timeout_after_an_ack_does_nothing(severity: Severity, acked_at: dat
         (S3, {EOC, IMOC}),  # IMOC engaged by hand before the timeout
     ],
 )
-def test_ack_timeout_with_imoc_already_paged_records_without_paging_again(
+def test_ack_timeout_with_imoc_already_engaged_is_recorded_but_not_an_escalation(
     severity: Severity, paged: set[Role]
 ) -> None:
     now = ACK_DUE + timedelta(seconds=5)
     plan = on_deadline(_incident(severity), _ack(), DEFAULT, paged, now)
     assert plan.pages == []
     [entry] = plan.timeline
-    assert entry.kind == "escalated"
+    assert entry.kind == "escalation_skipped"
+    assert entry.message == (
+        "Not acknowledged within 15 minutes; IMOC already engaged, nobody new to page"
+    )
     assert entry.data["reason"] == "ack_timeout"
     assert entry.data["to"] == ["imoc"]
     assert entry.data["lag_seconds"] == 5.0
@@ -241,7 +244,8 @@ def test_still_investigating_at_the_deadline_escalates_to_the_imoc(
     )
     assert plan.schedule == []
     [entry] = plan.timeline
-    assert (entry.at, entry.kind) == (now, "escalated")
+    kind = "escalated" if expected else "escalation_skipped"  # the IMOC was paged at once
+    assert (entry.at, entry.kind) == (now, kind)
     assert entry.data == {
         "reason": "investigating_timeout",
         "to": ["imoc"],

@@ -200,25 +200,27 @@ def on_deadline(
     else:
         why = f"still investigating {_minutes(rules.investigating_timeout)} after the EOC engaged"
     plan = Plan()
-    targets = [r for r in rules.escalate_to if r not in paged or deadline.repeat > 0]
+    # A role already paged or already held by someone is engaged: escalating to it again
+    # would page nobody new, so it is not an escalation (a repeat rings again on purpose).
+    engaged = paged | set(incident.roles)
+    targets = [r for r in rules.escalate_to if r not in engaged or deadline.repeat > 0]
     for role in targets:
         plan.pages.append(
             Page(incident.id, role, PageAction.TRIGGER, f"escalated: {why}", deadline.repeat)
         )
+    data = {
+        "reason": deadline.kind.value,
+        "to": [r.value for r in rules.escalate_to],
+        "due_at": deadline.due_at.isoformat(),
+        "lag_seconds": max(0.0, (now - deadline.due_at).total_seconds()),
+    }
     names = ", ".join(r.value.upper() for r in rules.escalate_to)
-    plan.timeline.append(
-        TimelineEntry(
-            now,
-            "escalated",
-            f"Escalated to {names}: {why}",
-            data={
-                "reason": deadline.kind.value,
-                "to": [r.value for r in rules.escalate_to],
-                "due_at": deadline.due_at.isoformat(),
-                "lag_seconds": max(0.0, (now - deadline.due_at).total_seconds()),
-            },
-        )
-    )
+    if targets:
+        entry = TimelineEntry(now, "escalated", f"Escalated to {names}: {why}", data=data)
+        plan.timeline.append(entry)
+    elif rules.escalate_to:
+        said = f"{why[0].upper()}{why[1:]}; {names} already engaged, nobody new to page"
+        plan.timeline.append(TimelineEntry(now, "escalation_skipped", said, data=data))
     if deadline.kind is DeadlineKind.ACK and deadline.repeat < rules.repeats:
         plan.schedule.append(
             Deadline(incident.id, DeadlineKind.ACK, now + rules.ack_timeout, deadline.repeat + 1)

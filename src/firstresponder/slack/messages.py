@@ -267,6 +267,7 @@ _RENDERERS: Mapping[str, Callable[[TimelineEntry], str]] = {
     "severity_raised": _icon(":arrow_up:"),
     "severity_set": _icon(":pencil2:"),
     "escalated": _icon(":rotating_light:"),
+    "escalation_skipped": _icon(":hourglass:"),
     "acknowledged": _icon(":white_check_mark:"),
     "role_assigned": _role_assigned,
     "ownership_passed": _icon(":handshake:"),
