@@ -73,26 +73,23 @@ async def _migrated(url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("settings", "code"),
-    [
-        ({"statement_timeout": timedelta(milliseconds=300)}, "57014"),
-        (
-            {
-                "statement_timeout": timedelta(seconds=20),
-                "lock_timeout": timedelta(milliseconds=300),
-            },
-            "55P03",
-        ),
-    ],
+    ("statement_timeout_ms", "lock_timeout_ms", "code"),
+    [(300, 20_000, "57014"), (20_000, 300, "55P03")],
     ids=["statement_timeout", "lock_timeout"],
 )
 async def test_a_statement_stuck_behind_a_lock_is_unavailable_after_the_timeout(
     pg_url: str,
     table_lock: asyncpg.Connection,
-    settings: dict[str, timedelta],
+    statement_timeout_ms: int,
+    lock_timeout_ms: int,
     code: str,
 ) -> None:
-    store = SqlStore.from_config(StoreConfig(url=pg_url, **settings))
+    config = StoreConfig(
+        url=pg_url,
+        statement_timeout=timedelta(milliseconds=statement_timeout_ms),
+        lock_timeout=timedelta(milliseconds=lock_timeout_ms),
+    )
+    store = SqlStore.from_config(config)
     try:
         started = time.monotonic()
         with pytest.raises(StoreUnavailable, match=f"SQLSTATE {code}"):
