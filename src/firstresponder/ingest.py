@@ -24,6 +24,7 @@ from .domain.alerts import Notification
 from .domain.classify import LabelClassifier, with_slo
 from .domain.grouping import ClassifiedAlert, GroupEngine, Outcome
 from .domain.incident import Incident
+from .errors import StoreUnavailable
 from .metrics import Metrics
 from .reactions import ChangeHook
 from .slo_eval import SloEvaluator, SloOutcome
@@ -253,7 +254,12 @@ class Ingestor:
                     },
                 )
         if any(outcome.declared or _moves_counts(outcome) for _, outcome in touched):
-            await refresh_open_counts(self._store, self._metrics)
+            try:
+                await refresh_open_counts(self._store, self._metrics)
+            except StoreUnavailable as exc:
+                # The batch is committed and answered; a gauge can wait for the next tick.
+                # Raising here would end the flusher and strand the webhooks queued behind it.
+                log.warning("open incident counts not refreshed", extra={"error": str(exc)})
 
     async def promote_due(self) -> int:
         """Declare for groups whose pending alerts waited `declare_after` (scheduler tick)."""
