@@ -47,9 +47,12 @@ def _serve(args: argparse.Namespace) -> int:
         return 1
     setup_logging(config.log_level, config.log_format)
     from .app import build_app
+    from .gc_tuning import tune_for_serving
 
+    app = build_app(config)
+    tune_for_serving()
     web.run_app(
-        build_app(config),
+        app,
         host=config.server.host,
         port=config.server.port,
         shutdown_timeout=config.server.shutdown_timeout.total_seconds(),

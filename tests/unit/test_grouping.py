@@ -11,7 +11,13 @@ import pytest
 from firstresponder.api.payload import parse_notification
 from firstresponder.domain.alerts import AlertStatus
 from firstresponder.domain.classify import LabelClassifier
-from firstresponder.domain.grouping import ClassifiedAlert, GroupEngine, GroupState, Outcome
+from firstresponder.domain.grouping import (
+    NAMES_SHOWN,
+    ClassifiedAlert,
+    GroupEngine,
+    GroupState,
+    Outcome,
+)
 from firstresponder.domain.incident import Incident, TimelineEntry
 from firstresponder.domain.matchers import parse_matcher_list
 from firstresponder.domain.rules import ClassificationSettings, ServiceRule
@@ -135,7 +141,8 @@ def test_several_alerts_of_one_group_make_one_incident() -> None:
     # the worst alert leads the declaration
     assert incident.impact is Impact.PARTIAL_DISRUPTION
     assert "from HighErrorRate" in out.timeline[0].message
-    assert kinds(out) == ["declared", "alert_firing", "alert_firing"]
+    assert kinds(out) == ["declared", "alert_firing"]
+    assert firing_names(out.timeline[1]) == ["HighErrorRate", "HighLatency"]
 
     later = firing("DiskFull", starts=minutes(3), severity="warning")
     out = apply(state, minutes(3), later)
@@ -143,6 +150,66 @@ def test_several_alerts_of_one_group_make_one_incident() -> None:
     assert not out.declared
     assert kinds(out) == ["alert_firing"]
     assert len(incident.alerts) == 3
+
+
+def firing_names(entry: TimelineEntry) -> list[str]:
+    assert entry.kind == "alert_firing"
+    return [item["name"] for item in entry.data["alerts"]]
+
+
+def test_alerts_that_start_firing_together_are_one_timeline_entry_listing_each() -> None:
+    state = _declared(firing())
+    batch = [
+        make_alert(
+            labels={"alertname": f"Disk{i % 2}", "severity": "warning", "instance": f"db-{i}"},
+            starts_at=minutes(3),
+            fingerprint=f"fp-disk-{i}",
+        )
+        for i in range(4)
+    ]
+    out = apply(state, minutes(4), *batch)
+    assert kinds(out) == ["alert_firing"]
+    (entry,) = out.timeline
+    assert entry.at == minutes(4)
+    assert entry.message == "4 alerts firing: Disk0 ×2, Disk1 ×2"
+    assert [item["fingerprint"] for item in entry.data["alerts"]] == [
+        f"fp-disk-{i}" for i in range(4)
+    ]
+    assert entry.data["alerts"][1] == {
+        "fingerprint": "fp-disk-1",
+        "name": "Disk1",
+        "impact": "degraded",
+        "reason": 'label severity="warning"',
+    }
+    assert len(open_incident(state).alerts) == 5
+
+
+def test_a_single_alert_firing_keeps_its_own_message() -> None:
+    state = _declared(firing())
+    out = apply(state, minutes(4), firing("DiskFull", starts=minutes(3)))
+    (entry,) = out.timeline
+    assert entry.message.startswith("Alert DiskFull firing: ")
+    assert firing_names(entry) == ["DiskFull"]
+
+
+def test_a_firing_entry_names_a_few_alert_names_and_lists_every_alert() -> None:
+    state = _declared(firing())
+    batch = [firing(f"Alert{i}", starts=minutes(3)) for i in range(NAMES_SHOWN + 2)]  # 7 names
+    (entry,) = apply(state, minutes(4), *batch).timeline
+    assert entry.message.endswith(", Alert4 and 2 more")
+    assert len(entry.data["alerts"]) == NAMES_SHOWN + 2
+
+
+def test_the_firing_entry_comes_before_the_changes_its_alerts_caused() -> None:
+    state = _declared(firing(severity="warning"))
+    joining = [
+        firing("Minor", severity="warning", starts=minutes(2)),
+        firing("CheckoutDown", impact="outage", starts=minutes(2)),
+        firing("Other", severity="warning", starts=minutes(2)),
+    ]
+    out = apply(state, minutes(2), *joining)
+    assert kinds(out) == ["alert_firing", "impact_raised", "severity_raised"]
+    assert firing_names(out.timeline[0]) == ["Minor", "CheckoutDown", "Other"]
 
 
 def test_the_lead_alert_is_the_worst_then_the_earliest() -> None:

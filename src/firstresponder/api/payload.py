@@ -18,6 +18,7 @@ import jsonschema
 from ..domain.alerts import ZERO_TIME_PREFIX, Alert, AlertStatus, Notification, labels_fingerprint
 from ..errors import PayloadError
 from ..schema_messages import key_path
+from .plain_check import plainly_valid
 
 _STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
 _STATUS = {"enum": ["firing", "resolved"]}
@@ -137,42 +138,42 @@ def parse_time(text: str, where: str) -> datetime:
         raise PayloadError(f"{where}: {text[:64]!r} is out of range in UTC") from exc
 
 
-def _time(text: str, where: str, seen: dict[str, datetime]) -> datetime:
+_STATUSES = {status.value: status for status in AlertStatus}
+
+
+def _time(text: str, seen: dict[str, datetime], index: int, key: str) -> datetime:
     """`parse_time`, once per distinct text in a notification (its alerts often share one)."""
     found = seen.get(text)
     if found is None:
-        found = seen[text] = parse_time(text, where)
+        found = seen[text] = parse_time(text, f"alerts[{index}].{key}")
     return found
 
 
-def _alert(raw: Mapping[str, Any], where: str, seen: dict[str, datetime]) -> Alert:
+def _alert(raw: Mapping[str, Any], index: int, seen: dict[str, datetime]) -> Alert:
     labels: dict[str, str] = raw["labels"]
     starts_raw: str = raw["startsAt"]
     if starts_raw.startswith(ZERO_TIME_PREFIX):
-        raise PayloadError(f"{where}.startsAt: the zero time is not a start time")
-    ends_raw = raw.get("endsAt") or ""
-    status = AlertStatus(raw["status"])
-    ends = (
+        raise PayloadError(f"alerts[{index}].startsAt: the zero time is not a start time")
+    ends_raw = raw.get("endsAt")
+    return Alert(
+        _STATUSES[raw["status"]],
+        labels,
+        raw.get("annotations", {}),
+        _time(starts_raw, seen, index, "startsAt"),
         None
         if not ends_raw or ends_raw.startswith(ZERO_TIME_PREFIX)
-        else _time(ends_raw, f"{where}.endsAt", seen)
-    )
-    return Alert(
-        status=status,
-        labels=labels,
-        annotations=raw.get("annotations", {}),
-        starts_at=_time(starts_raw, f"{where}.startsAt", seen),
-        ends_at=ends,
-        generator_url=raw.get("generatorURL", ""),
-        fingerprint=raw.get("fingerprint") or labels_fingerprint(labels),
+        else _time(ends_raw, seen, index, "endsAt"),
+        raw.get("generatorURL", ""),
+        raw.get("fingerprint") or labels_fingerprint(labels),
     )
 
 
 def parse_notification(body: bytes) -> Notification:
     raw = decode_json(body)
-    _NOTIFICATION.check(raw)
+    if not plainly_valid(raw):
+        _NOTIFICATION.check(raw)
     seen: dict[str, datetime] = {}
-    alerts = tuple(_alert(item, f"alerts[{i}]", seen) for i, item in enumerate(raw["alerts"]))
+    alerts = tuple(_alert(item, i, seen) for i, item in enumerate(raw["alerts"]))
     return Notification(
         receiver=raw.get("receiver", ""),
         status=AlertStatus(raw["status"]),

@@ -41,7 +41,8 @@ async def _accept(request: web.Request) -> web.Response:
     metrics = request.app[METRICS]
     for status, count in Counter(alert.status.value for alert in notification.alerts).items():
         metrics.alerts_received.labels(status).inc(count)
-    metrics.alerts_duplicate.inc(report.duplicates)
+    if report.duplicates:
+        metrics.alerts_duplicate.inc(report.duplicates)
     metrics.last_webhook.set_to_current_time()
     if notification.truncated_alerts:
         metrics.alerts_truncated.inc(notification.truncated_alerts)

@@ -2,10 +2,16 @@
 
 `apply_events` is the whole ingestion decision for one group, as a pure function of the
 group's stored state, the new (not yet seen) alert events and `now`.
+
+The alerts that start firing in an incident in one application (one webhook, or the
+webhooks one ingest transaction holds) are one `alert_firing` timeline entry listing
+them all: it has one time and one cause, and a group of 200 alerts is one line to read,
+not 200.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,6 +23,7 @@ from .vocabulary import Impact, IncidentState, Severity
 
 # How long a recovery seen without its firing is remembered, so a late firing is stale.
 RECOVERY_MEMORY = timedelta(days=1)
+NAMES_SHOWN = 5  # alert names an `alert_firing` message lists; the data lists every alert
 
 
 @dataclass(frozen=True)
@@ -66,10 +73,26 @@ class Outcome:
     near_misses: list[NearMiss] = field(default_factory=list)
     pending_changed: bool = False
     alerts_recovered: bool = False
+    # Alerts that started firing in the incident, and where their one `alert_firing`
+    # entry goes in `timeline` (a placeholder until `list_firing` writes it).
+    started_firing: list[TrackedAlert] = field(default_factory=list, repr=False, compare=False)
+    firing_entry_at: int = field(default=-1, repr=False, compare=False)
 
     @property
     def incident_changed(self) -> bool:
         return self.declared or bool(self.timeline)
+
+    def note_firing(self, alert: TrackedAlert, now: datetime) -> None:
+        if self.firing_entry_at < 0:
+            self.firing_entry_at = len(self.timeline)
+            self.timeline.append(TimelineEntry(now, "alert_firing", ""))
+        self.started_firing.append(alert)
+
+    def list_firing(self, now: datetime) -> Outcome:
+        """Write the `alert_firing` entry; call once every event is applied."""
+        if self.started_firing:
+            self.timeline[self.firing_entry_at] = firing_entry(self.started_firing, now)
+        return self
 
 
 def _tracked(event: ClassifiedAlert) -> TrackedAlert:
@@ -80,7 +103,7 @@ def _tracked(event: ClassifiedAlert) -> TrackedAlert:
         alert.status,
         alert.starts_at,
         alert.ends_at,
-        dict(alert.labels),
+        alert.labels,  # shared with the alert, which nothing changes
         alert.summary,
         c.impact,
         c.reason,
@@ -88,6 +111,22 @@ def _tracked(event: ClassifiedAlert) -> TrackedAlert:
         alert.annotations.get("runbook_url", "") or alert.annotations.get("runbook", ""),
         alert.generator_url,
     )
+
+
+def firing_entry(alerts: Sequence[TrackedAlert], now: datetime) -> TimelineEntry:
+    """One timeline entry for alerts that started firing together."""
+    if len(alerts) == 1:
+        message = f"Alert {alerts[0].name} firing: {alerts[0].summary}"
+    else:
+        names = Counter(a.name for a in alerts)
+        shown = [f"{name} ×{n}" if n > 1 else name for name, n in names.most_common(NAMES_SHOWN)]
+        more = f" and {len(names) - NAMES_SHOWN} more" if len(names) > NAMES_SHOWN else ""
+        message = f"{len(alerts)} alerts firing: {', '.join(shown)}{more}"
+    listed = [
+        {"fingerprint": a.fingerprint, "name": a.name, "impact": a.impact.value, "reason": a.reason}
+        for a in alerts
+    ]
+    return TimelineEntry(now, "alert_firing", message, data={"alerts": listed})
 
 
 def _is_stale(known: TrackedAlert | None, alert: Alert) -> bool:
@@ -128,7 +167,7 @@ class GroupEngine:
                 # recovery later in the same batch then finds the incident, not a near miss.
                 self._declare_due(state, now, out)
         self._settle(state, now, out)
-        return out
+        return out.list_firing(now)
 
     def adopt(
         self, state: GroupState, incident: Incident, entry: TimelineEntry, now: datetime
@@ -137,13 +176,13 @@ class GroupEngine:
         out = Outcome(declared=True, timeline=[entry])
         state.incident = incident
         self._absorb_pending(state, incident, now, out)
-        return out
+        return out.list_firing(now)
 
     def promote_due(self, state: GroupState, now: datetime) -> Outcome:
         """Declare for pending alerts whose `declare_after` has passed (the scheduler's tick)."""
         out = Outcome()
         self._settle(state, now, out)
-        return out
+        return out.list_firing(now)
 
     def _into_incident(
         self, incident: Incident, event: ClassifiedAlert, now: datetime, out: Outcome
@@ -153,24 +192,14 @@ class GroupEngine:
         if _is_stale(known, alert):
             return
         if alert.is_firing:
-            incident.track(_tracked(event))
+            tracked = _tracked(event)
+            incident.track(tracked)
             if (
                 known is None
                 or known.status is AlertStatus.RESOLVED
                 or known.starts_at != alert.starts_at
             ):
-                out.timeline.append(
-                    TimelineEntry(
-                        now,
-                        "alert_firing",
-                        f"Alert {alert.name} firing: {alert.summary}",
-                        data={
-                            "fingerprint": alert.fingerprint,
-                            "impact": event.classification.impact.value,
-                            "reason": event.classification.reason,
-                        },
-                    )
-                )
+                out.note_firing(tracked, now)
             if incident.state is IncidentState.MONITORING:
                 out.timeline += incident.set_state(
                     IncidentState.INVESTIGATING,
@@ -179,10 +208,13 @@ class GroupEngine:
                     f"reopened, {alert.name} fired again",
                 )
             c = event.classification
-            raised = incident.raise_impact(c.impact, self.severity_map, now, c.reason, c.evidence)
-            if raised:
-                _retitle(incident, _tracked(event))
-            out.timeline += raised
+            if c.impact is not incident.impact:  # the usual case, an equal impact, raises nothing
+                raised = incident.raise_impact(
+                    c.impact, self.severity_map, now, c.reason, c.evidence
+                )
+                if raised:
+                    _retitle(incident, tracked)
+                out.timeline += raised
         elif known is not None and known.status is AlertStatus.FIRING:
             incident.track(_tracked(event))
             out.alerts_recovered = True
@@ -325,15 +357,4 @@ class GroupEngine:
         state.incident = incident
         self._absorb_pending(state, incident, now, out)
         for tracked in incident.firing_alerts:
-            out.timeline.append(
-                TimelineEntry(
-                    now,
-                    "alert_firing",
-                    f"Alert {tracked.name} firing: {tracked.summary}",
-                    data={
-                        "fingerprint": tracked.fingerprint,
-                        "impact": tracked.impact.value,
-                        "reason": tracked.reason,
-                    },
-                )
-            )
+            out.note_firing(tracked, now)

@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from ..domain.alerts import Alert
 from ..domain.grouping import NearMiss, PendingAlert
 from ..domain.incident import Incident, TimelineEntry, TrackedAlert
 from ..domain.vocabulary import Impact, IncidentState, Role, Severity
+
+
+def event_key(alert: Alert, starts_at: str | None = None) -> str:
+    """What makes an alert event unique (Alertmanager HA peers and retries deliver the
+    same one again); `starts_at`, when given, is `alert.starts_at.isoformat()`."""
+    return f"{alert.fingerprint}|{starts_at or alert.starts_at.isoformat()}|{alert.status.value}"
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def new_group_values(group_key: str) -> dict[str, Any]:
+    """A group's row before anything is pending in it."""
+    return {"group_key": group_key, "pending": {}, "next_declare_at": None, "updated_at": _EPOCH}
 
 
 def incident_values(incident: Incident) -> dict[str, Any]:

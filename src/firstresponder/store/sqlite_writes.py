@@ -1,12 +1,14 @@
 """The ingest path's bulk statements on SQLite, run on the driver without SQLAlchemy Core.
 
 Core processes every bound value through its column type and builds an execution context
-per statement; for the rows of a webhook batch (an event, an incident alert and a timeline
-entry per alert) that costs several times what SQLite takes to store them. Here each value
+and a result per statement; for the rows of a webhook batch (an event and an incident
+alert per alert) that costs several times what SQLite takes to store them. Here each value
 is serialised once, exactly as the column type would store it (`UtcDateTime`: naive UTC
-text with microseconds; `JSON`: `json.dumps`), and the rows go to `executemany` through
-`exec_driver_sql`, which still translates driver errors into SQLAlchemy's. Reads through
-Core see the same rows: tests/integration/store/test_sqlite_writes.py compares the two.
+text with microseconds; `JSON`: `json.dumps`), and the statements run on the driver's
+cursor, inside the transaction Core began; a driver error is wrapped as Core wraps it
+(`sqlalchemy.exc.OperationalError`, `IntegrityError`, ...), so the store's handling of
+errors is unchanged. Reads through Core see the same rows:
+tests/integration/store/test_sqlite_writes.py compares the two.
 
 Lists of keys travel as one JSON array (`json_each`), so a statement's text, and
 SQLite's cached plan for it, does not depend on how many keys a batch has.
@@ -16,16 +18,34 @@ PostgreSQL keeps the Core statements (`unit_of_work.CoreWrites`).
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Collection, Mapping, Sequence
+import sqlite3
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Table
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 
 from ..domain.grouping import ClassifiedAlert
 from ..domain.incident import TimelineEntry, TrackedAlert
+from .rows import event_key, new_group_values
+from .tables import groups, incidents
 
+_NEW_GROUP = (
+    f"INSERT OR IGNORE INTO alert_groups ({', '.join(c.name for c in groups.c)})"
+    f" VALUES ({', '.join('?' for _ in groups.c)})"
+)
+_GROUPS = (
+    f"SELECT {', '.join(c.name for c in groups.c)} FROM alert_groups"
+    " WHERE group_key IN (SELECT value FROM json_each(?))"
+)
+_OPEN_INCIDENTS = (
+    f"SELECT {', '.join(c.name for c in incidents.c)} FROM incidents"
+    " WHERE group_key IN (SELECT value FROM json_each(?)) AND state != 'resolved' ORDER BY id"
+)
 _EXISTING_EVENTS = (
     "SELECT event_key FROM alert_events WHERE event_key IN (SELECT value FROM json_each(?))"
 )
@@ -36,8 +56,7 @@ _INSERT_EVENT = (
 )
 _SOME_ALERTS = (
     "SELECT incident_id, data FROM incident_alerts"
-    " WHERE incident_id IN (SELECT value FROM json_each(?))"
-    " AND fingerprint IN (SELECT value FROM json_each(?))"
+    " WHERE incident_id = ? AND fingerprint IN (SELECT value FROM json_each(?))"
 )
 _WRITE_ALERT = (
     "INSERT INTO incident_alerts (incident_id, fingerprint, starts_at, data)"
@@ -47,6 +66,82 @@ _WRITE_ALERT = (
 _INSERT_ENTRY = (
     "INSERT INTO timeline (incident_id, at, kind, actor, message, data) VALUES (?, ?, ?, ?, ?, ?)"
 )
+
+
+def _unserialisable(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _make_dumps() -> Callable[[Any], str]:
+    """`json.dumps` with its default settings (what SQLAlchemy's JSON type calls when no
+    serializer is configured), with CPython's C encoder built once instead of per call:
+    for the small documents of an alert that is half the cost."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # another Python, or no C accelerator: the same text, more slowly
+        return json.dumps
+    # No cycle check (markers None): the values written here are trees built from JSON.
+    encode = make(
+        None,
+        _unserialisable,
+        json.encoder.encode_basestring_ascii,
+        None,
+        ": ",
+        ", ",
+        False,
+        False,
+        True,
+    )
+
+    def dumps(value: Any) -> str:
+        return "".join(encode(value, 0))
+
+    return dumps
+
+
+dumps = _make_dumps()
+_quote = json.encoder.encode_basestring_ascii  # a str as json.dumps writes it
+
+
+def alert_json(alert: TrackedAlert, labels: str | None = None, starts_at: str | None = None) -> str:
+    """`dumps(alert.as_dict())`, the same text built from its parts without the dict:
+    an incident alert is the largest document of an ingest. `labels` and `starts_at`,
+    when given, are those parts already written. The store tests hold the two equal, so a
+    field added to `as_dict` and not here fails them."""
+    ends = alert.ends_at
+    evidence = alert.evidence
+    return "".join(
+        (
+            '{"fingerprint": ',
+            _quote(alert.fingerprint),
+            ', "name": ',
+            _quote(alert.name),
+            ', "status": ',
+            _quote(alert.status.value),
+            ', "starts_at": ',
+            _quote(starts_at or alert.starts_at.isoformat()),
+            ', "ends_at": ',
+            "null" if ends is None else _quote(ends.isoformat()),
+            ', "labels": ',
+            labels or dumps(dict(alert.labels)),
+            ', "summary": ',
+            _quote(alert.summary),
+            ', "impact": ',
+            _quote(alert.impact.value),
+            ', "reason": ',
+            _quote(alert.reason),
+            ', "evidence": ',
+            dumps([dict(e) for e in evidence]) if evidence else "[]",
+            ', "runbook_url": ',
+            _quote(alert.runbook_url),
+            ', "generator_url": ',
+            _quote(alert.generator_url),
+            "}",
+        )
+    )
+
+
+def _dumps_mapping(value: Mapping[str, Any]) -> str:
+    return dumps(value if type(value) is dict else dict(value))
 
 
 def sqlite_time(value: datetime | None) -> str | None:
@@ -60,76 +155,180 @@ def sqlite_time(value: datetime | None) -> str | None:
     return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
+class _Codec:
+    """A table's column types applied by hand, with the processors Core itself would use
+    (`dialect_impl(...).bind_processor` / `.result_processor`): for the few rows a batch
+    reads and writes once, exactness matters more than the last microsecond."""
+
+    def __init__(self, table: Table, dialect: Dialect) -> None:
+        self.names = tuple(c.name for c in table.c)
+        impls = {c.name: c.type.dialect_impl(dialect) for c in table.c}
+        self._binds = {name: impl.bind_processor(dialect) for name, impl in impls.items()}
+        self._results = tuple(impl.result_processor(dialect, None) for impl in impls.values())
+
+    def encode(self, values: Mapping[str, Any], names: Sequence[str]) -> tuple[Any, ...]:
+        out = []
+        for name in names:
+            bind = self._binds[name]
+            out.append(values[name] if bind is None else bind(values[name]))
+        return tuple(out)
+
+    def decode(self, row: Sequence[Any]) -> dict[str, Any]:
+        return {
+            name: value if result is None else result(value)
+            for name, result, value in zip(self.names, self._results, row, strict=True)
+        }
+
+
+@functools.cache
+def _codec(table: Table, dialect: Dialect) -> _Codec:
+    return _Codec(table, dialect)
+
+
 class SqliteWrites:
     """The bulk reads and writes of one ingest transaction, on one SQLite connection."""
 
     def __init__(self, conn: Connection) -> None:
-        self._conn = conn
+        self._dialect = conn.dialect
+        driver = conn.connection.driver_connection  # in the transaction `conn` began
+        assert isinstance(driver, sqlite3.Connection)
+        self._cursor = driver.cursor()
+        # An alert's parts recur in its rows (its event, its incident row), and alerts of
+        # one notification share their start: each is written once per transaction.
+        self._times: dict[datetime, str | None] = {}
+        self._written: dict[int, tuple[object, str]] = {}  # by identity; holds the object
+
+    def _once(self, value: object, write: Callable[[Any], str]) -> str:
+        """`write(value)`, remembered for this very object (not an equal one: a datetime's
+        ISO text depends on its zone, which equality ignores)."""
+        found = self._written.get(id(value))
+        if found is not None and found[0] is value:
+            return found[1]
+        text = write(value)
+        self._written[id(value)] = (value, text)
+        return text
+
+    def _run(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        try:
+            return self._cursor.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(sql, params, exc, sqlite3.Error) from exc
+
+    def _run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        try:
+            self._cursor.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(sql, rows, exc, sqlite3.Error, ismulti=True) from exc
+
+    def _labels(self, labels: Mapping[str, str]) -> str:
+        return self._once(labels, _dumps_mapping)
+
+    def _iso(self, value: datetime) -> str:
+        return self._once(value, datetime.isoformat)
+
+    def _time(self, value: datetime | None) -> str | None:
+        if value is None:
+            return None
+        found = self._times.get(value)
+        if found is None:
+            found = self._times[value] = sqlite_time(value)
+        return found
+
+    def lock_groups(self, keys: Sequence[str]) -> dict[str, Any]:
+        """Create the groups' rows where missing; each group's pending alerts (raw JSON).
+
+        Nothing to lock on SQLite: the writer holds the database's write lock."""
+        codec = _codec(groups, self._dialect)
+        new = [codec.encode(new_group_values(key), codec.names) for key in keys]
+        self._run_many(_NEW_GROUP, new)
+        found = self._run(_GROUPS, (dumps(list(keys)),))
+        return {row["group_key"]: row["pending"] for row in map(codec.decode, found)}
+
+    def open_incidents(self, keys: Sequence[str]) -> list[dict[str, Any]]:
+        """The groups' open incidents as rows (column name to value), in id order."""
+        codec = _codec(incidents, self._dialect)
+        found = self._run(_OPEN_INCIDENTS, (dumps(list(keys)),))
+        return [codec.decode(row) for row in found]
+
+    def update_incidents(self, values: Sequence[Mapping[str, Any]]) -> None:
+        """Each `values` item: `rows.incident_values` and the `incident_id` it updates."""
+        if not values:
+            return
+        codec = _codec(incidents, self._dialect)
+        names = [name for name in values[0] if name != "incident_id"]
+        sql = f"UPDATE incidents SET {', '.join(f'{n} = ?' for n in names)} WHERE id = ?"
+        self._run_many(sql, [(*codec.encode(item, names), item["incident_id"]) for item in values])
 
     def insert_events(
-        self, events: Mapping[str, ClassifiedAlert], receiver: str, now: datetime
-    ) -> set[str]:
-        """Store the events not stored yet (keyed by event key); their keys.
+        self, events: Sequence[ClassifiedAlert], receiver: str, now: datetime
+    ) -> list[ClassifiedAlert]:
+        """Store the events not stored yet (by `event_key`); those events.
 
         The writer holds SQLite's write lock for the whole transaction, so nothing can
         store a key between the look-up and the insert.
         """
-        keys = json.dumps(list(events))
-        known = {row[0] for row in self._conn.exec_driver_sql(_EXISTING_EVENTS, (keys,))}
+        by_key: dict[str, ClassifiedAlert] = {}
+        for item in events:
+            key = event_key(item.alert, self._iso(item.alert.starts_at))
+            by_key.setdefault(key, item)
+        keys = dumps(list(by_key))
+        known = {row[0] for row in self._run(_EXISTING_EVENTS, (keys,))}
         received = sqlite_time(now)
-        rows = [
-            _event_row(key, item, receiver, received)
-            for key, item in events.items()
-            if key not in known
-        ]
-        if rows:
-            self._conn.exec_driver_sql(_INSERT_EVENT, rows)
-        return set(events) - known
+        fresh = [(key, item) for key, item in by_key.items() if key not in known]
+        if fresh:
+            rows = [self._event_row(key, item, receiver, received) for key, item in fresh]
+            self._run_many(_INSERT_EVENT, rows)
+        return [item for _, item in fresh]
 
     def some_alerts(
-        self, incident_ids: Collection[int], fingerprints: Collection[str]
+        self, wanted: Mapping[int, Collection[str]]
     ) -> list[tuple[int, dict[str, Any]]]:
-        """The stored alerts of these incidents that have one of these fingerprints."""
-        params = (json.dumps(list(incident_ids)), json.dumps(list(fingerprints)))
-        found = self._conn.exec_driver_sql(_SOME_ALERTS, params)
-        return [(int(incident_id), json.loads(data)) for incident_id, data in found]
+        """Each incident's stored alerts with the fingerprints wanted for it: a statement
+        per incident probes only its own (one for all would probe every pair)."""
+        found = []
+        for incident_id, fingerprints in wanted.items():
+            params = (incident_id, dumps(list(fingerprints)))
+            for _, data in self._run(_SOME_ALERTS, params):
+                found.append((incident_id, json.loads(data)))
+        return found
 
     def write_alerts(self, alerts: Sequence[tuple[int, TrackedAlert]]) -> None:
         rows = [
-            (incident_id, alert.fingerprint, sqlite_time(alert.starts_at), _json(alert.as_dict()))
+            (
+                incident_id,
+                alert.fingerprint,
+                self._time(alert.starts_at),
+                alert_json(alert, self._labels(alert.labels), self._iso(alert.starts_at)),
+            )
             for incident_id, alert in alerts
         ]
         if rows:
-            self._conn.exec_driver_sql(_WRITE_ALERT, rows)
+            self._run_many(_WRITE_ALERT, rows)
 
     def insert_entries(self, entries: Sequence[tuple[int, TimelineEntry]]) -> None:
         rows = [
-            (incident_id, sqlite_time(e.at), e.kind, e.actor, e.message, _json(dict(e.data)))
+            (incident_id, self._time(e.at), e.kind, e.actor, e.message, dumps(dict(e.data)))
             for incident_id, e in entries
         ]
         if rows:
-            self._conn.exec_driver_sql(_INSERT_ENTRY, rows)
+            self._run_many(_INSERT_ENTRY, rows)
 
-
-_json = json.dumps  # what SQLAlchemy's JSON type stores when no serializer is configured
-
-
-def _event_row(
-    key: str, item: ClassifiedAlert, receiver: str, received: str | None
-) -> tuple[Any, ...]:
-    alert, c = item.alert, item.classification
-    return (
-        key,
-        alert.fingerprint,
-        alert.status.value,
-        sqlite_time(alert.starts_at),
-        sqlite_time(alert.ends_at),
-        received,
-        receiver,
-        c.group_key,
-        _json(dict(alert.labels)),
-        _json(dict(alert.annotations)),
-        alert.generator_url,
-        c.impact.value,
-        c.reason,
-    )
+    def _event_row(
+        self, key: str, item: ClassifiedAlert, receiver: str, received: str | None
+    ) -> tuple[Any, ...]:
+        alert, c = item.alert, item.classification
+        return (
+            key,
+            alert.fingerprint,
+            alert.status.value,
+            self._time(alert.starts_at),
+            self._time(alert.ends_at),
+            received,
+            receiver,
+            c.group_key,
+            self._labels(alert.labels),
+            _dumps_mapping(alert.annotations),
+            alert.generator_url,
+            c.impact.value,
+            c.reason,
+        )

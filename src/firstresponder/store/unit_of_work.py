@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, bindparam, insert, select, update
@@ -24,13 +24,7 @@ from .paging_sql import SqlPagingStatements
 from .sqlite_writes import SqliteWrites
 from .tables import alert_events, groups, incident_alerts, incidents, near_misses, timeline
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _IN_CHUNK = 1000  # values per IN list: both databases cap a statement's parameters
-
-
-def event_key(event: ClassifiedAlert) -> str:
-    alert = event.alert
-    return f"{alert.fingerprint}|{alert.starts_at.isoformat()}|{alert.status.value}"
 
 
 @dataclass(frozen=True)
@@ -98,14 +92,20 @@ def _statements(dialect: str) -> _Statements:
 
 
 class _BulkWrites(Protocol):
-    """The ingest path's many-row statements: Core on PostgreSQL, the driver on SQLite."""
+    """The ingest path's statements: Core on PostgreSQL, the driver on SQLite."""
+
+    def lock_groups(self, keys: Sequence[str]) -> dict[str, Any]: ...
+
+    def open_incidents(self, keys: Sequence[str]) -> Sequence[Mapping[Any, Any]]: ...
+
+    def update_incidents(self, values: Sequence[Mapping[str, Any]]) -> None: ...
 
     def insert_events(
-        self, events: Mapping[str, ClassifiedAlert], receiver: str, now: datetime
-    ) -> set[str]: ...
+        self, events: Sequence[ClassifiedAlert], receiver: str, now: datetime
+    ) -> list[ClassifiedAlert]: ...
 
     def some_alerts(
-        self, incident_ids: Collection[int], fingerprints: Collection[str]
+        self, wanted: Mapping[int, Collection[str]]
     ) -> list[tuple[int, dict[str, Any]]]: ...
 
     def write_alerts(self, alerts: Sequence[tuple[int, TrackedAlert]]) -> None: ...
@@ -120,20 +120,40 @@ class CoreWrites:
         self._conn = conn
         self._sql = sql
 
+    def lock_groups(self, keys: Sequence[str]) -> dict[str, Any]:
+        new = [rows.new_group_values(key) for key in keys]
+        return {key: raw for key, raw in self._conn.execute(self._sql.lock_groups, new)}
+
+    def open_incidents(self, keys: Sequence[str]) -> Sequence[Mapping[Any, Any]]:
+        return list(self._conn.execute(self._sql.open_incidents, {"group_keys": keys}).mappings())
+
+    def update_incidents(self, values: Sequence[Mapping[str, Any]]) -> None:
+        if values:
+            self._conn.execute(self._sql.update_incident, values)
+
     def insert_events(
-        self, events: Mapping[str, ClassifiedAlert], receiver: str, now: datetime
-    ) -> set[str]:
-        params = [_event_values(key, item, receiver, now) for key, item in events.items()]
-        return {row[0] for row in self._conn.execute(self._sql.record_events, params)}
+        self, events: Sequence[ClassifiedAlert], receiver: str, now: datetime
+    ) -> list[ClassifiedAlert]:
+        by_key: dict[str, ClassifiedAlert] = {}
+        for item in events:
+            by_key.setdefault(rows.event_key(item.alert), item)
+        params = [_event_values(key, item, receiver, now) for key, item in by_key.items()]
+        fresh = {row[0] for row in self._conn.execute(self._sql.record_events, params)}
+        return [item for key, item in by_key.items() if key in fresh]
 
     def some_alerts(
-        self, incident_ids: Collection[int], fingerprints: Collection[str]
+        self, wanted: Mapping[int, Collection[str]]
     ) -> list[tuple[int, dict[str, Any]]]:
-        params = {"incident_ids": list(incident_ids), "fingerprints": list(fingerprints)}
-        return [
-            (int(incident_id), data)
-            for incident_id, data in self._conn.execute(self._sql.some_alerts, params)
-        ]
+        """Every wanted incident crossed with every wanted fingerprint, in a few
+        statements; the caller drops the pairs it did not want."""
+        found = []
+        fingerprints = sorted(set().union(*wanted.values()))
+        for start in range(0, len(fingerprints), _IN_CHUNK):
+            chunk = fingerprints[start : start + _IN_CHUNK]
+            params = {"incident_ids": list(wanted), "fingerprints": chunk}
+            for incident_id, data in self._conn.execute(self._sql.some_alerts, params):
+                found.append((int(incident_id), data))
+        return found
 
     def write_alerts(self, alerts: Sequence[tuple[int, TrackedAlert]]) -> None:
         if alerts:
@@ -163,11 +183,7 @@ class SqlUnitOfWork(SqlPagingStatements, SqlActionItemStatements):
     ) -> list[ClassifiedAlert]:
         if not events:
             return []
-        by_key: dict[str, ClassifiedAlert] = {}
-        for item in events:
-            by_key.setdefault(event_key(item), item)
-        fresh = self._writes.insert_events(by_key, receiver, now)
-        return [item for key, item in by_key.items() if key in fresh]
+        return self._writes.insert_events(events, receiver, now)
 
     def load_group(self, group_key: str, fingerprints: Collection[str] | None = None) -> GroupState:
         return self.load_groups({group_key: fingerprints})[group_key]
@@ -176,12 +192,8 @@ class SqlUnitOfWork(SqlPagingStatements, SqlActionItemStatements):
         if not wanted:
             return {}
         keys = sorted(wanted)  # every transaction locks groups in one order: no deadlock
-        new = [_new_group(key) for key in keys]
-        pending = {key: raw for key, raw in self._conn.execute(self._sql.lock_groups, new)}
-        found = {
-            row["group_key"]: row
-            for row in self._conn.execute(self._sql.open_incidents, {"group_keys": keys}).mappings()
-        }
+        pending = self._writes.lock_groups(keys)
+        found = {row["group_key"]: row for row in self._writes.open_incidents(keys)}
         alerts = self._alerts({int(row["id"]): wanted[key] for key, row in found.items()})
         states = {}
         for key in keys:
@@ -200,10 +212,8 @@ class SqlUnitOfWork(SqlPagingStatements, SqlActionItemStatements):
         found: list[Any] = []
         if every:
             found += self._conn.execute(self._sql.alerts, {"incident_ids": every})
-        fingerprints = sorted(set().union(*some.values()))
-        for start in range(0, len(fingerprints), _IN_CHUNK):
-            chunk = fingerprints[start : start + _IN_CHUNK]
-            found += self._writes.some_alerts(list(some), chunk)
+        if some:
+            found += self._writes.some_alerts(some)
         for incident_id, data in found:
             alert = TrackedAlert.from_dict(data)
             fps = wanted[incident_id]
@@ -258,9 +268,9 @@ class SqlUnitOfWork(SqlPagingStatements, SqlActionItemStatements):
             self._conn.execute(self._sql.update_group, [_group_values(s, now) for s in states])
 
     def _write_incidents(self, changed: Sequence[Incident]) -> None:
-        if changed:
-            values = [{**rows.incident_values(i), "incident_id": i.id} for i in changed]
-            self._conn.execute(self._sql.update_incident, values)
+        self._writes.update_incidents(
+            [{**rows.incident_values(i), "incident_id": i.id} for i in changed]
+        )
 
     def _write_alerts(self, incidents: Sequence[Incident]) -> None:
         self._writes.write_alerts(
@@ -277,10 +287,6 @@ class SqlUnitOfWork(SqlPagingStatements, SqlActionItemStatements):
         self._writes.insert_entries(
             [(incident_id, e) for incident_id, some in entries for e in some]
         )
-
-
-def _new_group(group_key: str) -> dict[str, Any]:
-    return {"group_key": group_key, "pending": {}, "next_declare_at": None, "updated_at": _EPOCH}
 
 
 def _group_values(state: GroupState, now: datetime) -> dict[str, Any]:
