@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import hmac
 import json
 import re
+import time
 from datetime import datetime
 from typing import Any
 
@@ -164,3 +167,14 @@ async def stored_event_count(config: Config) -> int:
             engine.dispose()
 
     return await asyncio.to_thread(count)
+
+
+def slack_signed(body: str, secret: str, at: int | None = None) -> dict[str, str]:
+    """Headers Slack would send with `body`: v0 signature over v0:timestamp:body."""
+    timestamp = str(int(time.time()) if at is None else at)
+    mac = hmac.new(secret.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256)
+    return {
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": f"v0={mac.hexdigest()}",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }

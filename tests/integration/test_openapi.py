@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import io
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from .support import (
     Client,
     call,
     payload_from,
+    slack_signed,
 )
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -53,16 +53,6 @@ def config(tmp_path: Path) -> Config:
         "signing_secret": SLACK_SECRET,
     }
     return load_config(write_config(tmp_path, slack=slack))
-
-
-def slack_signed(body: str, secret: str = SLACK_SECRET) -> dict[str, str]:
-    timestamp = str(int(time.time()))
-    mac = hmac.new(secret.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256)
-    return {
-        "X-Slack-Request-Timestamp": timestamp,
-        "X-Slack-Signature": f"v0={mac.hexdigest()}",
-        "Content-Type": "application/x-www-form-urlencoded",
-    }
 
 
 # The parts of the OpenAPI 3.1 schema (spec.openapis.org/oas/3.1/schema) this document uses,
@@ -405,10 +395,12 @@ async def test_real_answers_fit_the_documented_schemas(
 
     commands, interactions = "/api/v1/slack/commands", "/api/v1/slack/interactions"
     form = "command=%2Fincident&text=%233+status&user_id=UALICE001&channel_id=C1"
-    await call(client, "POST", commands, 200, data=form, headers=slack_signed(form))
+    await call(client, "POST", commands, 200, data=form, headers=slack_signed(form, SLACK_SECRET))
     await call(client, "POST", commands, 401, data=form, headers=slack_signed(form, "wrong"))
     press = "payload=%7B%22type%22%3A%22block_actions%22%7D"
-    response = await client.post(interactions, data=press, headers=slack_signed(press))
+    response = await client.post(
+        interactions, data=press, headers=slack_signed(press, SLACK_SECRET)
+    )
     assert response.status == 200
     DOC.check("POST", interactions, 200, None)
     await call(client, "POST", interactions, 401, data=press, headers=slack_signed(press, "x"))

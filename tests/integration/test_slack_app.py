@@ -7,8 +7,6 @@ cares about the exact time sets the clock before each settle.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from collections.abc import AsyncIterator
@@ -29,7 +27,7 @@ from ..conftest import AiohttpClient
 from ..factories import FakeClock, make_alert, make_payload, write_config
 from ..fakes import CA_FILE, FakePagerDuty
 from ..fakes.slack import TOKEN, FakeChannel, FakeSlack
-from .support import call, metric, post_alerts
+from .support import call, metric, post_alerts, slack_signed
 
 Client = TestClient[Any, Any]
 KEYS = {"eoc": "e" * 32, "imoc": "i" * 32, "cmoc": "c" * 32}
@@ -426,17 +424,6 @@ async def test_resolution_posts_the_after_incident_checklist(
 # --- slash commands and the button ------------------------------------------------------
 
 
-def signed(body: str, secret: str = SIGNING_SECRET, at: int | None = None) -> dict[str, str]:
-    timestamp = str(int(time.time()) if at is None else at)
-    base = f"v0:{timestamp}:{body}".encode()
-    signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-    return {
-        "X-Slack-Request-Timestamp": timestamp,
-        "X-Slack-Signature": signature,
-        "Content-Type": "application/x-www-form-urlencoded",
-    }
-
-
 async def command(
     client: Client, text: str, channel_id: str = "CELSEWHERE", user: str = ALICE
 ) -> str:
@@ -451,7 +438,12 @@ async def command(
         }
     )
     answer = await call(
-        client, "POST", "/api/v1/slack/commands", 200, data=body, headers=signed(body)
+        client,
+        "POST",
+        "/api/v1/slack/commands",
+        200,
+        data=body,
+        headers=slack_signed(body, SIGNING_SECRET),
     )
     assert answer["response_type"] == "ephemeral"
     return str(answer["text"])
@@ -491,6 +483,10 @@ async def test_slash_commands_in_the_incident_channel_act_on_its_incident(
 async def test_slash_commands_elsewhere_name_the_incident_or_declare_one(app: Client) -> None:
     answer = await command(app, "declare payments card payments failing --impact outage")
     assert answer == "Incident #1 declared on payments: service disruption (outage), S1."
+    again = await command(app, "declare payments still failing")
+    assert (
+        again == "Not declared: incident 1 is already open for service=payments; add to it instead"
+    )
     assert (await command(app, "ack")).startswith("which incident?")
     assert await command(app, "#1 ack") == "Incident #1: acknowledged."
     assert await command(app, "#1 ack") == "Incident #1: nothing to change (acknowledged already)."
@@ -511,7 +507,9 @@ async def test_the_acknowledge_button_acknowledges(
         "actions": [{"action_id": "firstresponder_ack", "value": str(incident_id)}],
     }
     body = urlencode({"payload": json.dumps(payload)})
-    response = await app.post("/api/v1/slack/interactions", data=body, headers=signed(body))
+    response = await app.post(
+        "/api/v1/slack/interactions", data=body, headers=slack_signed(body, SIGNING_SECRET)
+    )
     assert response.status == 200
     incident = await call(app, "GET", f"/api/v1/incidents/{incident_id}", 200)
     assert incident["acknowledged_by"] == BOB
@@ -530,7 +528,7 @@ async def test_unsigned_stale_or_forged_requests_are_refused(
     app: Client, headers: dict[str, str], problem: str
 ) -> None:
     body = urlencode({"command": "/incident", "text": "declare cart broken", "user_id": ALICE})
-    sent = signed(
+    sent = slack_signed(
         body,
         headers.get("__secret__", SIGNING_SECRET),
         int(time.time()) - 301 if "__stale__" in headers else None,
@@ -558,6 +556,11 @@ async def test_without_a_signing_secret_the_endpoints_are_not_there(
     client = await aiohttp_client(build_app(config, run_scheduler=False))
     body = "text=status"
     answer = await call(
-        client, "POST", "/api/v1/slack/commands", 404, data=body, headers=signed(body)
+        client,
+        "POST",
+        "/api/v1/slack/commands",
+        404,
+        data=body,
+        headers=slack_signed(body, SIGNING_SECRET),
     )
     assert "slack.signing_secret" in answer["error"]

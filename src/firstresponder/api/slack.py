@@ -112,6 +112,15 @@ async def _run(request: web.Request, command: c.Command, user: str) -> str:
     if isinstance(command, c.ShowStatus):
         return await _status(request, command.incident_id)
     if isinstance(command, c.Declare):
+        return await _declare(request, command, user)
+    if isinstance(command, c.Acknowledge):
+        return await _acknowledge(request, command.incident_id, user)
+    change, what = _change(command, user)
+    return await _apply(request, command.incident_id, change, what)
+
+
+async def _declare(request: web.Request, command: c.Declare, user: str) -> str:
+    try:
         incident = await request.app[COMMANDS].declare(
             service=command.service,
             title=command.title,
@@ -121,14 +130,12 @@ async def _run(request: web.Request, command: c.Command, user: str) -> str:
             labels={},
             actor=user,
         )
-        return (
-            f"Incident #{incident.id} declared on {incident.service}: "
-            f"{IMPACT_WORDS[incident.impact]}, {incident.severity.value}."
-        )
-    if isinstance(command, c.Acknowledge):
-        return await _acknowledge(request, command.incident_id, user)
-    change, what = _change(command, user)
-    return await _apply(request, command.incident_id, change, what)
+    except ConflictError as exc:  # one open incident per service: point at it
+        return f"Not declared: {exc}"
+    return (
+        f"Incident #{incident.id} declared on {incident.service}: "
+        f"{IMPACT_WORDS[incident.impact]}, {incident.severity.value}."
+    )
 
 
 Change = Callable[[Incident, datetime], list[TimelineEntry]]
