@@ -153,11 +153,12 @@ def test_several_alerts_of_one_group_make_one_incident() -> None:
 
 
 def firing_names(entry: TimelineEntry) -> list[str]:
+    """The name of each alert the entry lists."""
     assert entry.kind == "alert_firing"
-    return [item["name"] for item in entry.data["alerts"]]
+    return [item["name"] for item in entry.data["alerts"] for _ in item["fingerprints"]]
 
 
-def test_alerts_that_start_firing_together_are_one_timeline_entry_listing_each() -> None:
+def test_alerts_that_start_firing_together_are_one_timeline_entry_listing_each_by_kind() -> None:
     state = _declared(firing())
     batch = [
         make_alert(
@@ -172,14 +173,23 @@ def test_alerts_that_start_firing_together_are_one_timeline_entry_listing_each()
     (entry,) = out.timeline
     assert entry.at == minutes(4)
     assert entry.message == "4 alerts firing: Disk0 ×2, Disk1 ×2"
-    assert [item["fingerprint"] for item in entry.data["alerts"]] == [
-        f"fp-disk-{i}" for i in range(4)
-    ]
-    assert entry.data["alerts"][1] == {
-        "fingerprint": "fp-disk-1",
-        "name": "Disk1",
-        "impact": "degraded",
-        "reason": 'label severity="warning"',
+    reason = 'label severity="warning"'
+    assert entry.data == {
+        "count": 4,
+        "alerts": [
+            {
+                "name": "Disk0",
+                "impact": "degraded",
+                "reason": reason,
+                "fingerprints": ["fp-disk-0", "fp-disk-2"],
+            },
+            {
+                "name": "Disk1",
+                "impact": "degraded",
+                "reason": reason,
+                "fingerprints": ["fp-disk-1", "fp-disk-3"],
+            },
+        ],
     }
     assert len(open_incident(state).alerts) == 5
 
@@ -197,7 +207,7 @@ def test_a_firing_entry_names_a_few_alert_names_and_lists_every_alert() -> None:
     batch = [firing(f"Alert{i}", starts=minutes(3)) for i in range(NAMES_SHOWN + 2)]  # 7 names
     (entry,) = apply(state, minutes(4), *batch).timeline
     assert entry.message.endswith(", Alert4 and 2 more")
-    assert len(entry.data["alerts"]) == NAMES_SHOWN + 2
+    assert entry.data["count"] == len(entry.data["alerts"]) == NAMES_SHOWN + 2
 
 
 def test_the_firing_entry_comes_before_the_changes_its_alerts_caused() -> None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import Counter
 
 from aiohttp import web
 
+from ..domain.alerts import AlertStatus
 from .auth import check_webhook
 from .errors import error_middleware
 from .keys import CONFIG, INGESTOR, METRICS
@@ -39,8 +39,11 @@ async def _accept(request: web.Request) -> web.Response:
     report = await request.app[INGESTOR].submit(notification)
     # Counted once stored: a delivery refused with 503 and retried is not counted twice.
     metrics = request.app[METRICS]
-    for status, count in Counter(alert.status.value for alert in notification.alerts).items():
-        metrics.alerts_received.labels(status).inc(count)
+    statuses = [alert.status for alert in notification.alerts]
+    for status in AlertStatus:
+        count = statuses.count(status)
+        if count:
+            metrics.alerts_received.labels(status.value).inc(count)
     if report.duplicates:
         metrics.alerts_duplicate.inc(report.duplicates)
     metrics.last_webhook.set_to_current_time()

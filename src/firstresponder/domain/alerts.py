@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 # Alertmanager sends this for "no end" on firing alerts.
 ZERO_TIME_PREFIX = "0001-01-01"
@@ -17,8 +18,10 @@ class AlertStatus(enum.Enum):
     RESOLVED = "resolved"
 
 
-@dataclass(frozen=True, slots=True)
-class Alert:
+class Alert(NamedTuple):
+    """One alert of a notification, as received. A named tuple: immutable, and built for
+    every alert of every webhook at a third of a frozen dataclass's cost."""
+
     status: AlertStatus
     labels: Mapping[str, str]
     annotations: Mapping[str, str]

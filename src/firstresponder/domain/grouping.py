@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from .alerts import Alert, AlertStatus
 from .classify import Classification
@@ -23,11 +24,12 @@ from .vocabulary import Impact, IncidentState, Severity
 
 # How long a recovery seen without its firing is remembered, so a late firing is stale.
 RECOVERY_MEMORY = timedelta(days=1)
-NAMES_SHOWN = 5  # alert names an `alert_firing` message lists; the data lists every alert
+NAMES_SHOWN = 5  # alert names an `alert_firing` message lists; its data lists every alert
 
 
-@dataclass(frozen=True)
-class ClassifiedAlert:
+class ClassifiedAlert(NamedTuple):
+    """An alert with its classification (a named tuple, like `Alert`)."""
+
     alert: Alert
     classification: Classification
 
@@ -96,25 +98,15 @@ class Outcome:
 
 
 def _tracked(event: ClassifiedAlert) -> TrackedAlert:
-    alert, c = event.alert, event.classification
-    return TrackedAlert(
-        alert.fingerprint,
-        alert.name,
-        alert.status,
-        alert.starts_at,
-        alert.ends_at,
-        alert.labels,  # shared with the alert, which nothing changes
-        alert.summary,
-        c.impact,
-        c.reason,
-        tuple(c.evidence),
-        alert.annotations.get("runbook_url", "") or alert.annotations.get("runbook", ""),
-        alert.generator_url,
-    )
+    c = event.classification
+    return TrackedAlert.of(event.alert, c.impact, c.reason, c.evidence)
 
 
 def firing_entry(alerts: Sequence[TrackedAlert], now: datetime) -> TimelineEntry:
-    """One timeline entry for alerts that started firing together."""
+    """One timeline entry for alerts that started firing together.
+
+    Its data lists every alert's fingerprint under what the alerts share (name, impact,
+    reason), in the order they came: a group of 200 alerts of one rule is one item."""
     if len(alerts) == 1:
         message = f"Alert {alerts[0].name} firing: {alerts[0].summary}"
     else:
@@ -122,11 +114,20 @@ def firing_entry(alerts: Sequence[TrackedAlert], now: datetime) -> TimelineEntry
         shown = [f"{name} ×{n}" if n > 1 else name for name, n in names.most_common(NAMES_SHOWN)]
         more = f" and {len(names) - NAMES_SHOWN} more" if len(names) > NAMES_SHOWN else ""
         message = f"{len(alerts)} alerts firing: {', '.join(shown)}{more}"
+    kinds: dict[tuple[str, Impact, str], list[str]] = {}
+    for a in alerts:
+        kind = (a.name, a.impact, a.reason)
+        found = kinds.get(kind)
+        if found is None:
+            kinds[kind] = [a.fingerprint]
+        else:
+            found.append(a.fingerprint)
     listed = [
-        {"fingerprint": a.fingerprint, "name": a.name, "impact": a.impact.value, "reason": a.reason}
-        for a in alerts
+        {"name": name, "impact": impact.value, "reason": reason, "fingerprints": fingerprints}
+        for (name, impact, reason), fingerprints in kinds.items()
     ]
-    return TimelineEntry(now, "alert_firing", message, data={"alerts": listed})
+    data = {"count": len(alerts), "alerts": listed}
+    return TimelineEntry(now, "alert_firing", message, data=data)
 
 
 def _is_stale(known: TrackedAlert | None, alert: Alert) -> bool:

@@ -5,12 +5,12 @@ Every method takes `now` and returns the timeline entries it caused; nothing her
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .alerts import AlertStatus
+from .alerts import Alert, AlertStatus
 from .vocabulary import OWNERSHIP_ORDER, Impact, IncidentState, Role, Severity
 
 
@@ -43,6 +43,31 @@ class TrackedAlert:
     evidence: tuple[Mapping[str, Any], ...] = ()
     runbook_url: str = ""
     generator_url: str = ""
+
+    @classmethod
+    def of(
+        cls,
+        alert: Alert,
+        impact: Impact,
+        reason: str,
+        evidence: Iterable[Mapping[str, Any]] = (),
+    ) -> TrackedAlert:
+        """An alert event as its incident tracks it, with the event's classification."""
+        annotations = alert.annotations
+        return cls(
+            alert.fingerprint,
+            alert.name,
+            alert.status,
+            alert.starts_at,
+            alert.ends_at,
+            alert.labels,  # shared with the alert, which nothing changes
+            alert.summary,
+            impact,
+            reason,
+            tuple(evidence),
+            annotations.get("runbook_url", "") or annotations.get("runbook", ""),
+            alert.generator_url,
+        )
 
     @property
     def is_firing(self) -> bool:

@@ -23,10 +23,15 @@ MIGRATION_LOCK_KEY = int.from_bytes(b"frmigrat", "big")
 def upgrade_to_head(connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
         _take_migration_lock(connection)
+    command.upgrade(alembic_config(connection), "head")
+
+
+def alembic_config(connection: Connection) -> AlembicConfig:
+    """Alembic's configuration for the project's migrations, run on `connection`."""
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", "firstresponder.store:migrations")
     cfg.attributes["connection"] = connection
-    command.upgrade(cfg, "head")
+    return cfg
 
 
 def _take_migration_lock(connection: Connection) -> None:

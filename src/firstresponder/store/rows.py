@@ -4,18 +4,80 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from ..domain.alerts import Alert
+from sqlalchemy import ColumnElement
+
+from ..domain.alerts import Alert, AlertStatus
 from ..domain.grouping import NearMiss, PendingAlert
 from ..domain.incident import Incident, TimelineEntry, TrackedAlert
 from ..domain.vocabulary import Impact, IncidentState, Role, Severity
+from .tables import alert_events, incident_alerts
 
 
-def event_key(alert: Alert, starts_at: str | None = None) -> str:
+class _Event(Protocol):
+    """What identifies an alert event: an `Alert`, or the `TrackedAlert` made of one."""
+
+    @property
+    def fingerprint(self) -> str: ...
+
+    @property
+    def starts_at(self) -> datetime: ...
+
+    @property
+    def status(self) -> AlertStatus: ...
+
+
+def event_key(alert: _Event, starts_at: str | None = None) -> str:
     """What makes an alert event unique (Alertmanager HA peers and retries deliver the
     same one again); `starts_at`, when given, is `alert.starts_at.isoformat()`."""
-    return f"{alert.fingerprint}|{starts_at or alert.starts_at.isoformat()}|{alert.status.value}"
+    # `_value_`, the member's value as stored: `.value` is a property, slow per alert.
+    return f"{alert.fingerprint}|{starts_at or alert.starts_at.isoformat()}|{alert.status._value_}"
+
+
+# An incident's alerts with the events they name (rows from before revision 0004 have
+# their own copy in `data` and no event).
+EVENT_FIELDS = (
+    "fingerprint",
+    "status",
+    "starts_at",
+    "ends_at",
+    "labels",
+    "annotations",
+    "generator_url",
+    "impact",
+    "reason",
+    "evidence",
+)
+EVENT_COLUMNS: tuple[ColumnElement[Any], ...] = tuple(
+    alert_events.c[name].label(f"event_{name}") for name in EVENT_FIELDS
+)
+ALERT_EVENT_JOIN = incident_alerts.outerjoin(
+    alert_events, alert_events.c.event_key == incident_alerts.c.event_key
+)
+
+
+def tracked_from_row(row: Mapping[Any, Any]) -> TrackedAlert | None:
+    """An incident's alert from its row joined with its event (`EVENT_COLUMNS`): the event
+    as classified, or the row's own copy; None if it has neither (an event deleted by hand)."""
+    data = row["data"]
+    if data is not None:
+        return TrackedAlert.from_dict(data)
+    status = row["event_status"]
+    if status is None:
+        return None
+    alert = Alert(
+        AlertStatus(status),
+        row["event_labels"],
+        row["event_annotations"],
+        row["event_starts_at"],
+        row["event_ends_at"],
+        row["event_generator_url"],
+        row["event_fingerprint"],
+    )
+    return TrackedAlert.of(
+        alert, Impact(row["event_impact"]), row["event_reason"], row["event_evidence"]
+    )
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -77,7 +139,8 @@ def alert_values(incident_id: int, alert: TrackedAlert) -> dict[str, Any]:
         "incident_id": incident_id,
         "fingerprint": alert.fingerprint,
         "starts_at": alert.starts_at,
-        "data": alert.as_dict(),
+        "event_key": event_key(alert),
+        "data": None,
     }
 
 

@@ -322,16 +322,18 @@ def _alerts_of(conn: Connection, ids: list[int]) -> dict[int, dict[str, TrackedA
     if not ids:
         return {}
     stmt = (
-        select(incident_alerts.c.incident_id, incident_alerts.c.data)
+        select(incident_alerts.c.incident_id, incident_alerts.c.data, *rows.EVENT_COLUMNS)
+        .select_from(rows.ALERT_EVENT_JOIN)
         .where(incident_alerts.c.incident_id.in_(ids))
         .order_by(incident_alerts.c.incident_id, incident_alerts.c.starts_at)
     )
     out: dict[int, dict[str, TrackedAlert]] = {}
-    for incident_id, data in conn.execute(stmt):
-        shown = out.setdefault(int(incident_id), {})
+    for row in conn.execute(stmt).mappings():
+        shown = out.setdefault(int(row["incident_id"]), {})
         if len(shown) < ALERTS_SHOWN:
-            alert = TrackedAlert.from_dict(data)
-            shown[alert.fingerprint] = alert
+            alert = rows.tracked_from_row(row)
+            if alert is not None:
+                shown[alert.fingerprint] = alert
     return out
 
 

@@ -25,14 +25,14 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import JSON, Connection, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
 from ..domain.grouping import ClassifiedAlert
 from ..domain.incident import TimelineEntry, TrackedAlert
-from .rows import event_key, new_group_values
-from .tables import groups, incidents
+from .rows import EVENT_FIELDS, event_key, new_group_values, tracked_from_row
+from .tables import alert_events, groups, incidents
 
 _NEW_GROUP = (
     f"INSERT OR IGNORE INTO alert_groups ({', '.join(c.name for c in groups.c)})"
@@ -51,17 +51,19 @@ _EXISTING_EVENTS = (
 )
 _INSERT_EVENT = (
     "INSERT INTO alert_events (event_key, fingerprint, status, starts_at, ends_at,"
-    " received_at, receiver, group_key, labels, annotations, generator_url, impact, reason)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " received_at, receiver, group_key, labels, annotations, generator_url, impact, reason,"
+    " evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _SOME_ALERTS = (
-    "SELECT incident_id, data FROM incident_alerts"
-    " WHERE incident_id = ? AND fingerprint IN (SELECT value FROM json_each(?))"
+    f"SELECT a.data, {', '.join(f'e.{name}' for name in EVENT_FIELDS)}"
+    " FROM incident_alerts a LEFT JOIN alert_events e ON e.event_key = a.event_key"
+    " WHERE a.incident_id = ? AND a.fingerprint IN (SELECT value FROM json_each(?))"
 )
 _WRITE_ALERT = (
-    "INSERT INTO incident_alerts (incident_id, fingerprint, starts_at, data)"
-    " VALUES (?, ?, ?, ?) ON CONFLICT (incident_id, fingerprint)"
-    " DO UPDATE SET starts_at = excluded.starts_at, data = excluded.data"
+    "INSERT INTO incident_alerts (incident_id, fingerprint, starts_at, event_key, data)"
+    " VALUES (?, ?, ?, ?, NULL) ON CONFLICT (incident_id, fingerprint)"
+    " DO UPDATE SET starts_at = excluded.starts_at, event_key = excluded.event_key,"
+    " data = NULL"
 )
 _INSERT_ENTRY = (
     "INSERT INTO timeline (incident_id, at, kind, actor, message, data) VALUES (?, ?, ?, ?, ?, ?)"
@@ -99,45 +101,6 @@ def _make_dumps() -> Callable[[Any], str]:
 
 
 dumps = _make_dumps()
-_quote = json.encoder.encode_basestring_ascii  # a str as json.dumps writes it
-
-
-def alert_json(alert: TrackedAlert, labels: str | None = None, starts_at: str | None = None) -> str:
-    """`dumps(alert.as_dict())`, the same text built from its parts without the dict:
-    an incident alert is the largest document of an ingest. `labels` and `starts_at`,
-    when given, are those parts already written. The store tests hold the two equal, so a
-    field added to `as_dict` and not here fails them."""
-    ends = alert.ends_at
-    evidence = alert.evidence
-    return "".join(
-        (
-            '{"fingerprint": ',
-            _quote(alert.fingerprint),
-            ', "name": ',
-            _quote(alert.name),
-            ', "status": ',
-            _quote(alert.status.value),
-            ', "starts_at": ',
-            _quote(starts_at or alert.starts_at.isoformat()),
-            ', "ends_at": ',
-            "null" if ends is None else _quote(ends.isoformat()),
-            ', "labels": ',
-            labels or dumps(dict(alert.labels)),
-            ', "summary": ',
-            _quote(alert.summary),
-            ', "impact": ',
-            _quote(alert.impact.value),
-            ', "reason": ',
-            _quote(alert.reason),
-            ', "evidence": ',
-            dumps([dict(e) for e in evidence]) if evidence else "[]",
-            ', "runbook_url": ',
-            _quote(alert.runbook_url),
-            ', "generator_url": ',
-            _quote(alert.generator_url),
-            "}",
-        )
-    )
 
 
 def _dumps_mapping(value: Mapping[str, Any]) -> str:
@@ -155,6 +118,20 @@ def sqlite_time(value: datetime | None) -> str | None:
     return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
+def _bind(impl: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """The column type's bind processor; for JSON, `dumps` (the same text without building
+    an encoder per call) for the documents it would hand to `json.dumps`."""
+    process: Callable[[Any], Any] | None = impl.bind_processor(dialect)
+    if process is None or not isinstance(impl, JSON) or dialect._json_serializer is not None:
+        return process
+    slow = process
+
+    def json_bind(value: Any) -> Any:
+        return dumps(value) if type(value) is dict or type(value) is list else slow(value)
+
+    return json_bind
+
+
 class _Codec:
     """A table's column types applied by hand, with the processors Core itself would use
     (`dialect_impl(...).bind_processor` / `.result_processor`): for the few rows a batch
@@ -163,7 +140,7 @@ class _Codec:
     def __init__(self, table: Table, dialect: Dialect) -> None:
         self.names = tuple(c.name for c in table.c)
         impls = {c.name: c.type.dialect_impl(dialect) for c in table.c}
-        self._binds = {name: impl.bind_processor(dialect) for name, impl in impls.items()}
+        self._binds = {name: _bind(impl, dialect) for name, impl in impls.items()}
         self._results = tuple(impl.result_processor(dialect, None) for impl in impls.values())
 
     def encode(self, values: Mapping[str, Any], names: Sequence[str]) -> tuple[Any, ...]:
@@ -179,10 +156,31 @@ class _Codec:
             for name, result, value in zip(self.names, self._results, row, strict=True)
         }
 
+    def decoder(
+        self, names: Sequence[str], prefix: str = ""
+    ) -> Callable[[Sequence[Any]], dict[str, Any]]:
+        """`decode` for rows of these columns only, keyed `prefix + name`."""
+        results = {name: result for name, result in zip(self.names, self._results, strict=True)}
+        fields = [(prefix + name, results[name]) for name in names]
+
+        def decode(row: Sequence[Any]) -> dict[str, Any]:
+            return {
+                key: value if result is None else result(value)
+                for (key, result), value in zip(fields, row, strict=True)
+            }
+
+        return decode
+
 
 @functools.cache
 def _codec(table: Table, dialect: Dialect) -> _Codec:
     return _Codec(table, dialect)
+
+
+@functools.cache
+def _event_decoder(dialect: Dialect) -> Callable[[Sequence[Any]], dict[str, Any]]:
+    """Decodes `_SOME_ALERTS`'s event columns into `rows.EVENT_COLUMNS`' keys."""
+    return _codec(alert_events, dialect).decoder(EVENT_FIELDS, prefix="event_")
 
 
 class SqliteWrites:
@@ -193,8 +191,8 @@ class SqliteWrites:
         driver = conn.connection.driver_connection  # in the transaction `conn` began
         assert isinstance(driver, sqlite3.Connection)
         self._cursor = driver.cursor()
-        # An alert's parts recur in its rows (its event, its incident row), and alerts of
-        # one notification share their start: each is written once per transaction.
+        # An alert's start recurs in its rows (its event's key, its incident row's), and
+        # alerts of one notification share it: each is written once per transaction.
         self._times: dict[datetime, str | None] = {}
         self._written: dict[int, tuple[object, str]] = {}  # by identity; holds the object
 
@@ -219,9 +217,6 @@ class SqliteWrites:
             self._cursor.executemany(sql, rows)
         except sqlite3.Error as exc:
             raise DBAPIError.instance(sql, rows, exc, sqlite3.Error, ismulti=True) from exc
-
-    def _labels(self, labels: Mapping[str, str]) -> str:
-        return self._once(labels, _dumps_mapping)
 
     def _iso(self, value: datetime) -> str:
         return self._once(value, datetime.isoformat)
@@ -282,14 +277,17 @@ class SqliteWrites:
 
     def some_alerts(
         self, wanted: Mapping[int, Collection[str]]
-    ) -> list[tuple[int, dict[str, Any]]]:
+    ) -> list[tuple[int, TrackedAlert | None]]:
         """Each incident's stored alerts with the fingerprints wanted for it: a statement
         per incident probes only its own (one for all would probe every pair)."""
+        decode = _event_decoder(self._dialect)
         found = []
         for incident_id, fingerprints in wanted.items():
             params = (incident_id, dumps(list(fingerprints)))
-            for _, data in self._run(_SOME_ALERTS, params):
-                found.append((incident_id, json.loads(data)))
+            for data, *event in self._run(_SOME_ALERTS, params):
+                row = decode(event)
+                row["data"] = None if data is None else json.loads(data)
+                found.append((incident_id, tracked_from_row(row)))
         return found
 
     def write_alerts(self, alerts: Sequence[tuple[int, TrackedAlert]]) -> None:
@@ -298,7 +296,7 @@ class SqliteWrites:
                 incident_id,
                 alert.fingerprint,
                 self._time(alert.starts_at),
-                alert_json(alert, self._labels(alert.labels), self._iso(alert.starts_at)),
+                event_key(alert, self._iso(alert.starts_at)),
             )
             for incident_id, alert in alerts
         ]
@@ -320,15 +318,16 @@ class SqliteWrites:
         return (
             key,
             alert.fingerprint,
-            alert.status.value,
+            alert.status._value_,  # `.value` is a Python-level property: slow per alert
             self._time(alert.starts_at),
             self._time(alert.ends_at),
             received,
             receiver,
             c.group_key,
-            self._labels(alert.labels),
+            _dumps_mapping(alert.labels),
             _dumps_mapping(alert.annotations),
             alert.generator_url,
-            c.impact.value,
+            c.impact._value_,
             c.reason,
+            dumps([dict(e) for e in c.evidence]) if c.evidence else "[]",
         )

@@ -70,6 +70,8 @@ alert_events = Table(
     Column("generator_url", Text, nullable=False),
     Column("impact", String(32), nullable=False),
     Column("reason", Text, nullable=False),
+    # The classification's evidence (live SLO numbers), [] for a classification by labels.
+    Column("evidence", JSON, nullable=False, server_default=text("'[]'")),
 )
 
 groups = Table(
@@ -113,13 +115,18 @@ Index(
 Index("ix_incidents_state", incidents.c.state)
 
 # One row per alert of an incident: a batch reads and writes only the alerts it touches.
+# An alert's state is the event that last changed it (`TrackedAlert.of` that event as
+# classified), so the row names that event instead of copying it: the copy was the
+# largest write of an ingest. Alert events are never deleted (a retention job must keep
+# the referenced ones). `data` is the copy rows written before revision 0004 still hold.
 incident_alerts = Table(
     "incident_alerts",
     metadata,
     Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True),
     Column("fingerprint", String(64), primary_key=True),
     Column("starts_at", UtcDateTime(), nullable=False),
-    Column("data", JSON, nullable=False),
+    Column("event_key", String(200)),
+    Column("data", JSON(none_as_null=True)),
 )
 
 timeline = Table(

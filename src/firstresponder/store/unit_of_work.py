@@ -51,8 +51,10 @@ def _statements(dialect: str) -> _Statements:
     dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     group = dialect_insert(groups)
     alert = dialect_insert(incident_alerts)
-    alerts = select(incident_alerts.c.incident_id, incident_alerts.c.data).where(
-        incident_alerts.c.incident_id.in_(bindparam("incident_ids", expanding=True))
+    alerts = (
+        select(incident_alerts.c.incident_id, incident_alerts.c.data, *rows.EVENT_COLUMNS)
+        .select_from(rows.ALERT_EVENT_JOIN)
+        .where(incident_alerts.c.incident_id.in_(bindparam("incident_ids", expanding=True)))
     )
     return _Statements(
         record_events=dialect_insert(alert_events)
@@ -84,7 +86,11 @@ def _statements(dialect: str) -> _Statements:
         update_incident=update(incidents).where(incidents.c.id == bindparam("incident_id")),
         write_alerts=alert.on_conflict_do_update(
             index_elements=["incident_id", "fingerprint"],
-            set_={"starts_at": alert.excluded.starts_at, "data": alert.excluded.data},
+            set_={
+                "starts_at": alert.excluded.starts_at,
+                "event_key": alert.excluded.event_key,
+                "data": alert.excluded.data,
+            },
         ),
         insert_entries=insert(timeline),
         insert_near_misses=insert(near_misses),
@@ -106,7 +112,7 @@ class _BulkWrites(Protocol):
 
     def some_alerts(
         self, wanted: Mapping[int, Collection[str]]
-    ) -> list[tuple[int, dict[str, Any]]]: ...
+    ) -> list[tuple[int, TrackedAlert | None]]: ...
 
     def write_alerts(self, alerts: Sequence[tuple[int, TrackedAlert]]) -> None: ...
 
@@ -143,7 +149,7 @@ class CoreWrites:
 
     def some_alerts(
         self, wanted: Mapping[int, Collection[str]]
-    ) -> list[tuple[int, dict[str, Any]]]:
+    ) -> list[tuple[int, TrackedAlert | None]]:
         """Every wanted incident crossed with every wanted fingerprint, in a few
         statements; the caller drops the pairs it did not want."""
         found = []
@@ -151,8 +157,8 @@ class CoreWrites:
         for start in range(0, len(fingerprints), _IN_CHUNK):
             chunk = fingerprints[start : start + _IN_CHUNK]
             params = {"incident_ids": list(wanted), "fingerprints": chunk}
-            for incident_id, data in self._conn.execute(self._sql.some_alerts, params):
-                found.append((int(incident_id), data))
+            for row in self._conn.execute(self._sql.some_alerts, params).mappings():
+                found.append((int(row["incident_id"]), rows.tracked_from_row(row)))
         return found
 
     def write_alerts(self, alerts: Sequence[tuple[int, TrackedAlert]]) -> None:
@@ -209,15 +215,16 @@ class SqlUnitOfWork(SqlPagingStatements, SqlActionItemStatements):
         out: dict[int, dict[str, TrackedAlert]] = {incident_id: {} for incident_id in wanted}
         every = [incident_id for incident_id, fps in wanted.items() if fps is None]
         some = {incident_id: fps for incident_id, fps in wanted.items() if fps}
-        found: list[Any] = []
+        found: list[tuple[int, TrackedAlert | None]] = []
         if every:
-            found += self._conn.execute(self._sql.alerts, {"incident_ids": every})
+            params = {"incident_ids": every}
+            for row in self._conn.execute(self._sql.alerts, params).mappings():
+                found.append((int(row["incident_id"]), rows.tracked_from_row(row)))
         if some:
             found += self._writes.some_alerts(some)
-        for incident_id, data in found:
-            alert = TrackedAlert.from_dict(data)
+        for incident_id, alert in found:
             fps = wanted[incident_id]
-            if fps is None or alert.fingerprint in fps:
+            if alert is not None and (fps is None or alert.fingerprint in fps):
                 out[incident_id][alert.fingerprint] = alert
         return out
 
@@ -315,4 +322,5 @@ def _event_values(key: str, item: ClassifiedAlert, receiver: str, now: datetime)
         "generator_url": alert.generator_url,
         "impact": c.impact.value,
         "reason": c.reason,
+        "evidence": [dict(e) for e in c.evidence],
     }

@@ -25,7 +25,7 @@ from firstresponder.domain.incident import TimelineEntry, TrackedAlert
 from firstresponder.domain.vocabulary import DEFAULT_SEVERITY_MAP, Impact
 from firstresponder.store import unit_of_work
 from firstresponder.store.sql import SqlStore
-from firstresponder.store.sqlite_writes import SqliteWrites, alert_json, dumps, sqlite_time
+from firstresponder.store.sqlite_writes import SqliteWrites, dumps, sqlite_time
 from firstresponder.store.unit_of_work import CoreWrites, SqlUnitOfWork, _statements
 
 T0 = datetime(2026, 11, 23, 3, 0, 0, 123456, tzinfo=UTC)
@@ -167,25 +167,70 @@ def test_dumps_refuses_what_json_dumps_refuses() -> None:
         dumps({"when": T0})
 
 
-@pytest.mark.parametrize("batch", BATCHES, ids=["firing", "mixed"])
-def test_alert_json_is_dumps_of_as_dict(batch: list[ClassifiedAlert]) -> None:
-    for item in batch:
-        alert, c = item.alert, item.classification
-        tracked = TrackedAlert(
-            alert.fingerprint,
-            alert.name,
-            alert.status,
-            alert.starts_at,
-            alert.ends_at,
-            dict(alert.labels),
-            alert.summary,
-            c.impact,
-            c.reason,
-            c.evidence,
-            alert.annotations.get("runbook_url", ""),
-            alert.generator_url,
+def tracked(item: ClassifiedAlert) -> TrackedAlert:
+    c = item.classification
+    return TrackedAlert.of(item.alert, c.impact, c.reason, c.evidence)
+
+
+# The checkout incident's alerts after BATCHES: each is the last event applied to it.
+CHECKOUT = {
+    "fp-a": tracked(BATCHES[0][0]),
+    "fp-b": tracked(BATCHES[1][1]),  # its recovery
+    "fp-c": tracked(BATCHES[0][2]),  # with its evidence
+    "fp-d": tracked(BATCHES[1][2]),
+}
+
+
+@pytest.mark.parametrize("path", ["driver", "core"])
+async def test_an_incident_alert_reads_back_as_the_event_it_names(
+    tmp_path: Path, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if path == "core":
+        monkeypatch.setattr(
+            unit_of_work, "SqliteWrites", lambda conn: CoreWrites(conn, _statements("sqlite"))
         )
-        assert alert_json(tracked) == json.dumps(tracked.as_dict())
+    store = SqlStore(f"sqlite:///{tmp_path / 'fr.db'}")
+    await store.migrate()
+
+    def read_back(conn: Connection) -> tuple[dict[str, TrackedAlert], dict[str, TrackedAlert]]:
+        ingest_all(conn)
+        uow = SqlUnitOfWork(conn)
+        some = uow.load_groups({"service=checkout": set(CHECKOUT)})["service=checkout"]
+        assert some.incident is not None
+        every = uow.lock_incident(some.incident.id)
+        return some.incident.alerts, every.alerts
+
+    try:
+        some, every = await store._backend.write(read_back)
+        assert some == every == CHECKOUT
+        assert (await store.get_incident(1)).alerts == CHECKOUT  # the read API's query
+        assert CHECKOUT["fp-c"].evidence == (
+            {"kind": "error_ratio", "value": 0.25, "window": "5m"},
+        )
+    finally:
+        await store.close()
+
+
+async def test_an_alert_stored_before_revision_0004_reads_from_its_own_copy(
+    tmp_path: Path,
+) -> None:
+    store = SqlStore(f"sqlite:///{tmp_path / 'fr.db'}")
+    await store.migrate()
+    old = tracked(event("fp-old", labels={"instance": "db-1"}))
+
+    def write_old_row(conn: Connection) -> None:
+        ingest_all(conn)
+        conn.exec_driver_sql(
+            "INSERT INTO incident_alerts (incident_id, fingerprint, starts_at, event_key, data)"
+            " VALUES (1, 'fp-old', '2026-11-23 03:00:00.123456', NULL, ?)",
+            (json.dumps(old.as_dict()),),
+        )
+
+    try:
+        await store._backend.write(write_old_row)
+        assert (await store.get_incident(1)).alerts == {**CHECKOUT, "fp-old": old}
+    finally:
+        await store.close()
 
 
 def test_sqlite_time_refuses_naive_datetimes() -> None:

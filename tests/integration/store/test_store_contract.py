@@ -648,6 +648,43 @@ async def test_postgresql_alert_racing_a_resolution_opens_a_new_incident(
 # --- incidents ------------------------------------------------------------------------
 
 
+# The events of the alerts `everything_set` tracks: an incident's alert is the event that
+# last changed it, so the store keeps the event and the alert names it.
+ROUND_TRIP_EVENTS = [
+    ClassifiedAlert(
+        Alert(
+            AlertStatus.RESOLVED,
+            {"alertname": "HighErrorRate", "service": "checkout", "region": "eu-west-1"},
+            {"summary": "error ratio 52%", "runbook_url": "https://runbooks/checkout"},
+            datetime(2026, 11, 23, 4, 59, 1, 500, tzinfo=CEST),
+            datetime(2026, 11, 23, 5, 30, tzinfo=UTC),
+            "http://prometheus:9090/graph?g0.expr=errors",
+            "fp-a",
+        ),
+        Classification(
+            "checkout",
+            "service=checkout",
+            Impact.OUTAGE,
+            "error ratio 0.52 >= outage line 0.5",
+            Impact.DEGRADED,
+            timedelta(0),
+            ({"query": "sum(rate(errors[5m]))", "value": 0.52, "parts": ["eu"]},),
+        ),
+    ),
+    ClassifiedAlert(
+        Alert(AlertStatus.FIRING, {"alertname": "Latency"}, {}, T0, None, "", "fp-b"),
+        Classification(
+            "checkout",
+            "service=checkout",
+            Impact.DEGRADED,
+            "apdex below objective",
+            Impact.DEGRADED,
+            timedelta(0),
+        ),
+    ),
+]
+
+
 def everything_set(found: Incident) -> None:
     """Change every field the store keeps, with awkward values where they help."""
     later = datetime(2026, 11, 23, 6, 30, 15, 123456, tzinfo=CEST)
@@ -670,32 +707,9 @@ def everything_set(found: Incident) -> None:
         Role.SCRIBE: "erin",
     }
     # Alerts are recorded through track(), which keeps firing_count and marks them to save.
-    found.track(
-        TrackedAlert(
-            "fp-a",
-            "HighErrorRate",
-            AlertStatus.RESOLVED,
-            datetime(2026, 11, 23, 4, 59, 1, 500, tzinfo=CEST),
-            datetime(2026, 11, 23, 5, 30, tzinfo=UTC),
-            {"service": "checkout", "region": "eu-west-1"},
-            "error ratio 52%",
-            Impact.OUTAGE,
-            "error ratio 0.52 >= outage line 0.5",
-        )
-    )
-    found.track(
-        TrackedAlert(
-            "fp-b",
-            "Latency",
-            AlertStatus.FIRING,
-            T0,
-            None,
-            {},
-            "p99 over 2s",
-            Impact.DEGRADED,
-            "apdex below objective",
-        )
-    )
+    for item in ROUND_TRIP_EVENTS:
+        c = item.classification
+        found.track(TrackedAlert.of(item.alert, c.impact, c.reason, c.evidence))
     found.classification = {
         "impact": "outage",
         "reason": "error ratio above the outage line in every region",
@@ -717,6 +731,7 @@ async def test_lock_and_save_incident_round_trip_every_field(store: SqlStore) ->
         everything_set(found)
         return [note, resolution]
 
+    await store.transact(lambda uow: uow.record_events(ROUND_TRIP_EVENTS, "am", NOW))
     found = await change(store, declared.id, change_everything)
     stored = await store.get_incident(declared.id)
     assert stored == found
