@@ -14,6 +14,7 @@ from typing import Any
 
 import fastjsonschema
 import jsonschema
+import orjson
 
 from ..domain.alerts import ZERO_TIME_PREFIX, Alert, AlertStatus, Notification, labels_fingerprint
 from ..errors import PayloadError
@@ -61,6 +62,18 @@ _RFC3339 = re.compile(
 
 
 def decode_json(body: bytes) -> Any:
+    """The body as JSON. orjson reads it in half the standard library's time; a body it
+    refuses (NaN, a lone surrogate, too deep, or simply malformed) is read again by the
+    standard library, which decides, with the messages it has always given. One
+    difference remains: orjson reads an integer past 64 bits as a float, so a
+    `truncatedAlerts` that large is refused as not an integer."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return _decode_json_stdlib(body)
+
+
+def _decode_json_stdlib(body: bytes) -> Any:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -125,8 +125,8 @@ incident_alerts = Table(
     Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True),
     Column("fingerprint", String(64), primary_key=True),
     Column("starts_at", UtcDateTime(), nullable=False),
-    Column("event_key", String(200)),
     Column("data", JSON(none_as_null=True)),
+    Column("event_key", String(200)),  # after `data`: revision 0004 added it
 )
 
 timeline = Table(

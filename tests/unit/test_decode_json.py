@@ -1,0 +1,43 @@
+"""The webhook body's JSON: orjson first, the standard library for what orjson refuses."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from firstresponder.api.payload import decode_json
+from firstresponder.errors import PayloadError
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"labels": {"r\\u00e9gion": "z\xc3\xbcrich", "emoji": "\xf0\x9f\x9a\xa8"}}',
+        b'{"a": 1, "a": 2, "n": -3, "f": 1.5e-7, "t": true, "z": null, "l": [[], {}]}',
+        b'  ["spaces", "\\n\\t\\"quoted\\"", 18446744073709551615]  ',
+    ],
+)
+def test_what_orjson_reads_is_what_the_standard_library_reads(body: bytes) -> None:
+    assert decode_json(body) == json.loads(body)
+
+
+def test_what_orjson_refuses_the_standard_library_still_decides() -> None:
+    assert math.isnan(decode_json(b'{"x": NaN}')["x"])
+    assert decode_json(b'"\\ud800"') == "\ud800"  # a lone surrogate, as before
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"hello", "malformed JSON at line 1 column 1: Expecting value"),
+        (b'{"a": [1, 2', "malformed JSON at line 1 column 12"),
+        (b"\xff{}", "body is not valid UTF-8 (byte 0)"),
+        (b"[" * 100_000, "JSON nested too deeply"),
+        (b"9" * 5000, "malformed JSON: Exceeds the limit"),
+    ],
+)
+def test_refused_bodies_keep_the_standard_library_messages(body: bytes, message: str) -> None:
+    with pytest.raises(PayloadError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        decode_json(body)
