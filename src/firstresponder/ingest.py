@@ -95,7 +95,9 @@ class Ingestor:
                 self._enough.set_result(None)
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
-        return await asyncio.shield(job.done)
+        # Not shielded: a caller that goes away cancels only its wait; the job stays queued
+        # (its events are stored all the same) and the flusher skips answering it.
+        return await job.done
 
     async def _with_live_numbers(self, events: list[ClassifiedAlert]) -> list[ClassifiedAlert]:
         """Firing alerts of services with an SLO: let Prometheus's numbers decide (fail open)."""

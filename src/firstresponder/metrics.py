@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from .domain.alerts import AlertStatus
 from .domain.vocabulary import Severity
 
 CHANNELS = ("pager", "slack")
@@ -147,6 +148,18 @@ class Metrics:
         for channel in CHANNELS:
             self.outbox_backlog.labels(channel).set(0)
             self.outbox_oldest.labels(channel).set(0)
+        # What every webhook counts, each child looked up once rather than per request.
+        self.received = {
+            status: self.alerts_received.labels(status.value) for status in AlertStatus
+        }
+        self._answered: dict[int, Counter] = {}
+
+    def webhook_answered(self, code: int, seconds: float) -> None:
+        child = self._answered.get(code)
+        if child is None:
+            child = self._answered[code] = self.webhook_requests.labels(str(code))
+        child.inc()
+        self.webhook_duration.observe(seconds)
 
     def set_open_counts(self, counts: dict[str, int]) -> None:
         for severity in Severity:

@@ -10,9 +10,9 @@ import json
 import logging
 import time
 
+import orjson
 from aiohttp import web
 
-from ..domain.alerts import AlertStatus
 from .auth import check_webhook
 from .errors import error_middleware
 from .keys import CONFIG, INGESTOR, METRICS
@@ -40,10 +40,10 @@ async def _accept(request: web.Request) -> web.Response:
     # Counted once stored: a delivery refused with 503 and retried is not counted twice.
     metrics = request.app[METRICS]
     statuses = [alert.status for alert in notification.alerts]
-    for status in AlertStatus:
+    for status, received in metrics.received.items():
         count = statuses.count(status)
         if count:
-            metrics.alerts_received.labels(status.value).inc(count)
+            received.inc(count)
     if report.duplicates:
         metrics.alerts_duplicate.inc(report.duplicates)
     metrics.last_webhook.set_to_current_time()
@@ -54,21 +54,25 @@ async def _accept(request: web.Request) -> web.Response:
             extra={"receiver": notification.receiver, "truncated": notification.truncated_alerts},
         )
     return web.json_response(
-        {
+        dumps=_dumps,
+        data={
             "status": "accepted",
             "received": report.received,
             "new": report.accepted,
             "duplicates": report.duplicates,
             "truncated": notification.truncated_alerts,
             "incidents": report.incidents,
-        }
+        },
     )
+
+
+def _dumps(value: object) -> str:
+    """The answer's JSON (orjson: a fifth of `json.dumps`'s time, for every webhook)."""
+    return orjson.dumps(value).decode()
 
 
 async def alertmanager_webhook(request: web.Request) -> web.StreamResponse:
     started = time.perf_counter()
     response = await error_middleware(request, _accept)
-    metrics = request.app[METRICS]
-    metrics.webhook_requests.labels(str(response.status)).inc()
-    metrics.webhook_duration.observe(time.perf_counter() - started)
+    request.app[METRICS].webhook_answered(response.status, time.perf_counter() - started)
     return response

@@ -149,6 +149,15 @@ def _retitle(incident: Incident, alert: TrackedAlert) -> None:
         incident.title = _title(incident.service, alert)
 
 
+def _open(state: GroupState) -> Incident | None:
+    incident = state.incident
+    return incident if incident is not None and incident.is_open else None
+
+
+def _event_time(event: ClassifiedAlert) -> datetime:
+    return event.event_time
+
+
 class GroupEngine:
     """Applies alert events to a group; holds only configuration."""
 
@@ -159,14 +168,16 @@ class GroupEngine:
         self, state: GroupState, events: Sequence[ClassifiedAlert], now: datetime
     ) -> Outcome:
         out = Outcome()
-        for event in sorted(events, key=lambda e: e.event_time):
-            if state.incident is not None and state.incident.is_open:
-                self._into_incident(state.incident, event, now, out)
+        incident = _open(state)  # applying an event never closes it; declaring opens one
+        for event in sorted(events, key=_event_time):
+            if incident is not None:
+                self._into_incident(incident, event, now, out)
             else:
                 self._into_pending(state, event, now, out)
                 # Declare as soon as an alert is due, not at the end of the batch: a
                 # recovery later in the same batch then finds the incident, not a near miss.
                 self._declare_due(state, now, out)
+                incident = _open(state)
         self._settle(state, now, out)
         return out.list_firing(now)
 
@@ -188,12 +199,12 @@ class GroupEngine:
     def _into_incident(
         self, incident: Incident, event: ClassifiedAlert, now: datetime, out: Outcome
     ) -> None:
-        alert = event.alert
+        alert, c = event
         known = incident.alerts.get(alert.fingerprint)
-        if _is_stale(known, alert):
+        if known is not None and _is_stale(known, alert):
             return
-        if alert.is_firing:
-            tracked = _tracked(event)
+        if alert.status is AlertStatus.FIRING:
+            tracked = TrackedAlert.of(alert, c.impact, c.reason, c.evidence)
             incident.track(tracked)
             if (
                 known is None
@@ -208,7 +219,6 @@ class GroupEngine:
                     now,
                     f"reopened, {alert.name} fired again",
                 )
-            c = event.classification
             if c.impact is not incident.impact:  # the usual case, an equal impact, raises nothing
                 raised = incident.raise_impact(
                     c.impact, self.severity_map, now, c.reason, c.evidence

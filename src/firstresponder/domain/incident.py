@@ -27,7 +27,7 @@ class TimelineEntry:
     data: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)
 class TrackedAlert:
     """The latest known state of one alert (by fingerprint) inside a group."""
 

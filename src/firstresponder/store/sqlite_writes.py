@@ -32,7 +32,7 @@ from sqlalchemy.exc import DBAPIError
 from ..domain.grouping import ClassifiedAlert
 from ..domain.incident import TimelineEntry, TrackedAlert
 from .rows import EVENT_FIELDS, event_key, new_group_values, tracked_from_row
-from .tables import alert_events, groups, incidents
+from .tables import UtcDateTime, alert_events, groups, incidents
 
 _NEW_GROUP = (
     f"INSERT OR IGNORE INTO alert_groups ({', '.join(c.name for c in groups.c)})"
@@ -120,7 +120,10 @@ def sqlite_time(value: datetime | None) -> str | None:
 
 def _bind(impl: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
     """The column type's bind processor; for JSON, `dumps` (the same text without building
-    an encoder per call) for the documents it would hand to `json.dumps`."""
+    an encoder per call) for the documents it would hand to `json.dumps`; for
+    `UtcDateTime`, `sqlite_time` (the same text without the type's two conversions)."""
+    if isinstance(impl, UtcDateTime):
+        return sqlite_time
     process: Callable[[Any], Any] | None = impl.bind_processor(dialect)
     if process is None or not isinstance(impl, JSON) or dialect._json_serializer is not None:
         return process
@@ -132,6 +135,19 @@ def _bind(impl: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
     return json_bind
 
 
+def _result(impl: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """The column type's result processor; for `UtcDateTime`, one `fromisoformat` of the
+    naive UTC text it stores instead of SQLite's regular expression and the decorator."""
+    if isinstance(impl, UtcDateTime):
+        return _utc_time
+    process: Callable[[Any], Any] | None = impl.result_processor(dialect, None)
+    return process
+
+
+def _utc_time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
 class _Codec:
     """A table's column types applied by hand, with the processors Core itself would use
     (`dialect_impl(...).bind_processor` / `.result_processor`): for the few rows a batch
@@ -141,7 +157,7 @@ class _Codec:
         self.names = tuple(c.name for c in table.c)
         impls = {c.name: c.type.dialect_impl(dialect) for c in table.c}
         self._binds = {name: _bind(impl, dialect) for name, impl in impls.items()}
-        self._results = tuple(impl.result_processor(dialect, None) for impl in impls.values())
+        self._results = tuple(_result(impl, dialect) for impl in impls.values())
 
     def encode(self, values: Mapping[str, Any], names: Sequence[str]) -> tuple[Any, ...]:
         out = []
