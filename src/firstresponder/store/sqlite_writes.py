@@ -25,6 +25,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, Connection, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
@@ -32,7 +33,7 @@ from sqlalchemy.exc import DBAPIError
 from ..domain.grouping import ClassifiedAlert
 from ..domain.incident import TimelineEntry, TrackedAlert
 from .rows import EVENT_FIELDS, event_key, new_group_values, tracked_from_row
-from .tables import UtcDateTime, alert_events, groups, incidents
+from .tables import UtcDateTime, alert_events, groups, incidents, string_map_text
 
 _NEW_GROUP = (
     f"INSERT OR IGNORE INTO alert_groups ({', '.join(c.name for c in groups.c)})"
@@ -103,8 +104,9 @@ def _make_dumps() -> Callable[[Any], str]:
 dumps = _make_dumps()
 
 
-def _dumps_mapping(value: Mapping[str, Any]) -> str:
-    return dumps(value if type(value) is dict else dict(value))
+def _key_list(keys: list[str]) -> str:
+    """A list of keys as the JSON array `json_each` reads (a parameter, never stored)."""
+    return orjson.dumps(keys).decode()
 
 
 def sqlite_time(value: datetime | None) -> str | None:
@@ -252,13 +254,13 @@ class SqliteWrites:
         codec = _codec(groups, self._dialect)
         new = [codec.encode(new_group_values(key), codec.names) for key in keys]
         self._run_many(_NEW_GROUP, new)
-        found = self._run(_GROUPS, (dumps(list(keys)),))
+        found = self._run(_GROUPS, (_key_list(list(keys)),))
         return {row["group_key"]: row["pending"] for row in map(codec.decode, found)}
 
     def open_incidents(self, keys: Sequence[str]) -> list[dict[str, Any]]:
         """The groups' open incidents as rows (column name to value), in id order."""
         codec = _codec(incidents, self._dialect)
-        found = self._run(_OPEN_INCIDENTS, (dumps(list(keys)),))
+        found = self._run(_OPEN_INCIDENTS, (_key_list(list(keys)),))
         return [codec.decode(row) for row in found]
 
     def update_incidents(self, values: Sequence[Mapping[str, Any]]) -> None:
@@ -282,7 +284,7 @@ class SqliteWrites:
         for item in events:
             key = event_key(item.alert, self._iso(item.alert.starts_at))
             by_key.setdefault(key, item)
-        keys = dumps(list(by_key))
+        keys = _key_list(list(by_key))
         known = {row[0] for row in self._run(_EXISTING_EVENTS, (keys,))}
         received = sqlite_time(now)
         fresh = [(key, item) for key, item in by_key.items() if key not in known]
@@ -299,7 +301,7 @@ class SqliteWrites:
         decode = _event_decoder(self._dialect)
         found = []
         for incident_id, fingerprints in wanted.items():
-            params = (incident_id, dumps(list(fingerprints)))
+            params = (incident_id, _key_list(list(fingerprints)))
             for data, *event in self._run(_SOME_ALERTS, params):
                 row = decode(event)
                 row["data"] = None if data is None else json.loads(data)
@@ -340,8 +342,8 @@ class SqliteWrites:
             received,
             receiver,
             c.group_key,
-            _dumps_mapping(alert.labels),
-            _dumps_mapping(alert.annotations),
+            string_map_text(alert.labels),
+            string_map_text(alert.annotations),
             alert.generator_url,
             c.impact._value_,
             c.reason,
