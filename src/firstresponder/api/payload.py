@@ -19,7 +19,7 @@ import orjson
 from ..domain.alerts import ZERO_TIME_PREFIX, Alert, AlertStatus, Notification, labels_fingerprint
 from ..errors import PayloadError
 from ..schema_messages import key_path
-from .plain_check import plainly_valid
+from .plain_check import AlertFields, plain_alerts
 
 _STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
 _STATUS = {"enum": ["firing", "resolved"]}
@@ -162,31 +162,44 @@ def _time(text: str, seen: dict[str, datetime], index: int, key: str) -> datetim
     return found
 
 
-def _alert(raw: Mapping[str, Any], index: int, seen: dict[str, datetime]) -> Alert:
-    labels: dict[str, str] = raw["labels"]
-    starts_raw: str = raw["startsAt"]
+def _fields(raw: Mapping[str, Any]) -> AlertFields:
+    """An alert's fields from a body the schema accepted (`plain_alert`'s shape)."""
+    return (
+        raw["status"],
+        raw["labels"],
+        raw.get("annotations", {}),
+        raw["startsAt"],
+        raw.get("endsAt"),
+        raw.get("generatorURL", ""),
+        raw.get("fingerprint"),
+    )
+
+
+def _alert(fields: AlertFields, index: int, seen: dict[str, datetime]) -> Alert:
+    status, labels, annotations, starts_raw, ends_raw, generator_url, fingerprint = fields
     if starts_raw.startswith(ZERO_TIME_PREFIX):
         raise PayloadError(f"alerts[{index}].startsAt: the zero time is not a start time")
-    ends_raw = raw.get("endsAt")
     return Alert(
-        _STATUSES[raw["status"]],
+        _STATUSES[status],
         labels,
-        raw.get("annotations", {}),
+        annotations,
         _time(starts_raw, seen, index, "startsAt"),
         None
         if not ends_raw or ends_raw.startswith(ZERO_TIME_PREFIX)
         else _time(ends_raw, seen, index, "endsAt"),
-        raw.get("generatorURL", ""),
-        raw.get("fingerprint") or labels_fingerprint(labels),
+        generator_url,
+        fingerprint or labels_fingerprint(labels),
     )
 
 
 def parse_notification(body: bytes) -> Notification:
     raw = decode_json(body)
-    if not plainly_valid(raw):
-        _NOTIFICATION.check(raw)
+    fields = plain_alerts(raw)
+    if fields is None:
+        _NOTIFICATION.check(raw)  # refuses with the field named, or finds it valid after all
+        fields = [_fields(item) for item in raw["alerts"]]
     seen: dict[str, datetime] = {}
-    alerts = tuple(_alert(item, i, seen) for i, item in enumerate(raw["alerts"]))
+    alerts = tuple(_alert(item, i, seen) for i, item in enumerate(fields))
     return Notification(
         receiver=raw.get("receiver", ""),
         status=AlertStatus(raw["status"]),

@@ -1,10 +1,12 @@
 """A quick yes for the webhook bodies Alertmanager sends, before the JSON Schema is asked.
 
-`plainly_valid(body)` is True only when the decoded body satisfies `ALERTMANAGER_SCHEMA`
-(payload.py), checked with plain type tests in a fraction of the schema validator's time.
-False means "not sure": the schema then decides, and names the field when it refuses.
-It may say False to a valid body (a float that is an integer, say) but never True to an
-invalid one; tests/unit/test_plain_check.py holds it to that against the schema itself.
+`plain_alerts(body)` gives every alert's fields only when the decoded body satisfies
+`ALERTMANAGER_SCHEMA` (payload.py), checked with plain type tests in a fraction of the
+schema validator's time, reading each field once for the parser too. None means "not
+sure": the schema then decides, and names the field when it refuses.
+It may say None to a valid body (a float that is an integer, say) but never yes to an
+invalid one; tests/unit/test_plain_check.py holds it (through `plainly_valid`) to that
+against the schema itself.
 """
 
 from __future__ import annotations
@@ -32,36 +34,58 @@ def _optional_string(raw: dict[str, Any], key: str) -> bool:
     return type(raw.get(key, "")) is str
 
 
-def _plain_alert(alert: Any) -> bool:
+# An alert's fields as the parser reads them: status, labels, annotations, startsAt,
+# endsAt, generatorURL, fingerprint (None: absent or "", the parser makes one).
+AlertFields = tuple[str, dict[str, str], dict[str, str], str, str | None, str, str | None]
+
+
+def plain_alert(alert: Any) -> AlertFields | None:
+    """The alert's fields when it plainly satisfies the schema, else None ("not sure")."""
     if type(alert) is not dict:
-        return False
+        return None
+    status = alert.get("status")
     labels = alert.get("labels")
     starts = alert.get("startsAt")
-    ends = alert.get("endsAt", "")
-    fingerprint = alert.get("fingerprint", "-")
+    ends = alert.get("endsAt")
+    fingerprint = alert.get("fingerprint")
     annotations = alert.get("annotations", _MISSING)
-    return (
-        alert.get("status") in _STATUSES
+    generator = alert.get("generatorURL", "")
+    if (
+        status in _STATUSES
         and type(labels) is dict
         and len(labels) > 0
         and all(map(isinstance, labels.values(), repeat(str)))
         and type(starts) is str
         and len(starts) <= _MAX_TIME
-        and type(ends) is str
-        and len(ends) <= _MAX_TIME
-        and type(fingerprint) is str
-        and 0 < len(fingerprint) <= _MAX_FINGERPRINT
-        and type(alert.get("generatorURL", "")) is str
+        and (ends is None and "endsAt" not in alert or type(ends) is str and len(ends) <= _MAX_TIME)
+        and (
+            fingerprint is None
+            and "fingerprint" not in alert
+            or type(fingerprint) is str
+            and 0 < len(fingerprint) <= _MAX_FINGERPRINT
+        )
+        and type(generator) is str
         and (annotations is _MISSING or _strings(annotations))
-    )
+    ):
+        return (
+            status,
+            labels,
+            {} if annotations is _MISSING else annotations,
+            starts,
+            ends,
+            generator,
+            fingerprint,
+        )
+    return None
 
 
-def plainly_valid(body: Any) -> bool:
+def plain_alerts(body: Any) -> list[AlertFields] | None:
+    """Every alert's fields when the body plainly satisfies the schema, else None."""
     if type(body) is not dict or body.get("version") != "4":
-        return False
+        return None
     alerts = body.get("alerts")
     truncated = body.get("truncatedAlerts", 0)
-    return (
+    if not (
         type(alerts) is list
         and body.get("status") in _STATUSES
         and type(truncated) is int
@@ -72,5 +96,16 @@ def plainly_valid(body: Any) -> bool:
         and _optional_strings(body, "groupLabels")
         and _optional_strings(body, "commonLabels")
         and _optional_strings(body, "commonAnnotations")
-        and all(_plain_alert(alert) for alert in alerts)
-    )
+    ):
+        return None
+    found = []
+    for alert in alerts:
+        fields = plain_alert(alert)
+        if fields is None:
+            return None
+        found.append(fields)
+    return found
+
+
+def plainly_valid(body: Any) -> bool:
+    return plain_alerts(body) is not None
