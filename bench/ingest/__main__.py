@@ -9,7 +9,7 @@ import time
 from datetime import UTC, datetime
 
 from . import options, report
-from .runner import Cell, measure, say
+from .runner import Cell, measure_all, say
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,9 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     if load >= 1.0:
         say(f"warning: 1-minute load average is {load:.1f}; other work will add noise")
     started, clock = datetime.now(UTC), time.monotonic()
-    cells: list[Cell] = [
-        measure(opts, target, alerts) for target in opts.targets for alerts in opts.sizes
-    ]
+    cells: list[Cell] = measure_all(opts)
     print()
     print(report.table(cells, opts))
     print()

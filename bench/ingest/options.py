@@ -14,6 +14,7 @@ from .servers import REPO, TARGETS
 class Options:
     duration: float
     warmup: float
+    rounds: int
     rate: float
     rate_duration: float
     sizes: tuple[int, ...]
@@ -44,7 +45,13 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m bench.ingest",
         description="Webhook ingest throughput/latency: firstresponder vs bare aiohttp baselines.",
     )
-    p.add_argument("--duration", type=float, default=10, help="seconds per max-throughput run")
+    p.add_argument("--duration", type=float, default=8, help="seconds per max-throughput run")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="max-throughput runs per cell, targets taken in turn; the median is reported",
+    )
     p.add_argument("--warmup", type=float, default=2, help="warm-up seconds before each run")
     p.add_argument("--rate", type=float, default=500, help="alerts/s of the fixed-rate run")
     p.add_argument("--rate-duration", type=float, help="seconds of the fixed-rate run")
@@ -77,6 +84,7 @@ def parse(argv: list[str] | None = None) -> Options:
     return Options(
         duration=args.duration,
         warmup=args.warmup,
+        rounds=max(1, args.rounds),
         rate=args.rate,
         rate_duration=args.rate_duration or args.duration,
         sizes=args.sizes,

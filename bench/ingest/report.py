@@ -22,6 +22,8 @@ METHOD = {
     "fixed_rate": "wrk2 is not packaged for Debian, so bench/ingest/loadgen.py: aiohttp client in its own "
     "process, open-loop schedule, latency measured from each request's scheduled send time",
     "servers": "fresh temp dir and database per run; server pinned to one core, load generator to another",
+    "rounds": "max throughput is run `rounds` times per cell, the targets in turn; the median "
+    "round by req/s is reported; server CPU is user+system time from /proc during the measured run",
 }
 
 
@@ -30,6 +32,17 @@ def ratio(cell: Cell, cells: list[Cell]) -> float | None:
     if durable is None or durable.alerts_s == 0:
         return None
     return cell.alerts_s / durable.alerts_s
+
+
+def cpu_ratio(cell: Cell, cells: list[Cell]) -> float | None:
+    """Server CPU per request relative to the durable baseline's (2.0: twice its cost).
+
+    Less exposed than throughput to what else the machine is doing: time the server waits
+    for a core another guest holds is not CPU it spends."""
+    durable = next((c for c in cells if c.target == "sqlite" and c.alerts == cell.alerts), None)
+    if durable is None or durable.cpu_us_per_request == 0:
+        return None
+    return cell.cpu_us_per_request / durable.cpu_us_per_request
 
 
 def goal(cells: list[Cell]) -> list[dict[str, Any]]:
@@ -54,17 +67,18 @@ def goal(cells: list[Cell]) -> list[dict[str, Any]]:
 def table(cells: list[Cell], opts: Options) -> str:
     head = (
         f"{'target':<26}{'alerts/req':>10}{'req/s':>10}{'alerts/s':>10}{'p50 ms':>9}"
-        f"{'p99 ms':>9}{'errors':>8}{'vs durable':>11}"
+        f"{'p99 ms':>9}{'errors':>8}{'vs durable':>11}{'cpu us/req':>11}{'cpu x':>7}"
         f"{f'@{opts.rate:g}/s p50':>14}{f'@{opts.rate:g}/s p99':>14}{'errors':>8}"
     )
     lines = [head, "-" * len(head)]
     for cell in cells:
-        r = ratio(cell, cells)
+        r, c = ratio(cell, cells), cpu_ratio(cell, cells)
         peak, fixed = cell.peak, cell.fixed
         lines.append(
             f"{LABELS[cell.target]:<26}{cell.alerts:>10}{cell.req_s:>10,.0f}{cell.alerts_s:>10,.0f}"
             f"{peak.p50_ms:>9.2f}{peak.p99_ms:>9.2f}{peak.errors:>8}"
             f"{(f'{r:.0%}' if r is not None else '-'):>11}"
+            f"{cell.cpu_us_per_request:>11.0f}{(f'{c:.2f}' if c is not None else '-'):>7}"
             f"{fixed.p50_ms:>14.2f}{fixed.p99_ms:>14.2f}{fixed.errors:>8}"
         )
     return "\n".join(lines)
@@ -113,7 +127,12 @@ def write_json(cells: list[Cell], opts: Options, started: datetime) -> Path:
                 "req_s": cell.req_s,
                 "alerts_s": cell.alerts_s,
                 "ratio_to_durable": ratio(cell, cells),
+                "server_cpu_us_per_request": cell.cpu_us_per_request,
+                "cpu_ratio_to_durable": cpu_ratio(cell, cells),
                 "max_throughput": asdict(cell.peak),
+                "rounds": [
+                    {"server_cpu_s": run.server_cpu_s, **asdict(run.wrk)} for run in cell.runs
+                ],
                 "fixed_rate": {"alerts_s": opts.rate, **asdict(cell.fixed)},
             }
             for cell in cells

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import socket
 import subprocess
@@ -30,6 +31,7 @@ class Running:
     target: str
     base_url: str
     workdir: Path
+    pid: int  # the server itself: taskset runs it in its own process (exec)
 
     @property
     def webhook_url(self) -> str:
@@ -78,6 +80,12 @@ def command(target: str, workdir: Path, port: int, token: str) -> list[str]:
     return cmd
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process (all its threads) has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -115,6 +123,6 @@ def serve(target: str, token: str, core: int | None) -> Iterator[Running]:
         try:
             base = f"http://127.0.0.1:{port}"
             wait_ready(proc, base + "/readyz", log)
-            yield Running(target, base, workdir)
+            yield Running(target, base, workdir, proc.pid)
         finally:
             stop(proc)
