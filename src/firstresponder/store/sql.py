@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, create_engine, event, func, select
+from sqlalchemy import Connection, and_, create_engine, event, func, select
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -318,22 +318,37 @@ def _incident(conn: Connection, incident_id: int) -> Incident:
 
 
 def _alerts_of(conn: Connection, ids: list[int]) -> dict[int, dict[str, TrackedAlert]]:
-    """The alerts of these incidents, earliest first, at most ALERTS_SHOWN each."""
+    """The alerts of these incidents, earliest first, at most ALERTS_SHOWN each.
+
+    The cut is made in the database (a row number per incident): an incident of an alert
+    storm holds tens of thousands of alerts, and reading them all to show a thousand
+    would cost every listing of incidents that much."""
     if not ids:
         return {}
-    stmt = (
-        select(incident_alerts.c.incident_id, incident_alerts.c.data, *rows.EVENT_COLUMNS)
-        .select_from(rows.ALERT_EVENT_JOIN)
-        .where(incident_alerts.c.incident_id.in_(ids))
-        .order_by(incident_alerts.c.incident_id, incident_alerts.c.starts_at)
+    a = incident_alerts.c
+    ranked = (
+        select(
+            a.incident_id,
+            a.fingerprint,
+            func.row_number()
+            .over(partition_by=a.incident_id, order_by=(a.starts_at, a.fingerprint))
+            .label("n"),
+        )
+        .where(a.incident_id.in_(ids))
+        .subquery()
     )
-    out: dict[int, dict[str, TrackedAlert]] = {}
+    shown = ranked.c.n <= ALERTS_SHOWN
+    on = and_(ranked.c.incident_id == a.incident_id, ranked.c.fingerprint == a.fingerprint)
+    stmt = (
+        select(a.incident_id, a.data, *rows.EVENT_COLUMNS)
+        .select_from(rows.ALERT_EVENT_JOIN.join(ranked, and_(on, shown)))
+        .order_by(a.incident_id, a.starts_at, a.fingerprint)
+    )
+    out: dict[int, dict[str, TrackedAlert]] = {incident_id: {} for incident_id in ids}
     for row in conn.execute(stmt).mappings():
-        shown = out.setdefault(int(row["incident_id"]), {})
-        if len(shown) < ALERTS_SHOWN:
-            alert = rows.tracked_from_row(row)
-            if alert is not None:
-                shown[alert.fingerprint] = alert
+        alert = rows.tracked_from_row(row)
+        if alert is not None:
+            out[int(row["incident_id"])][alert.fingerprint] = alert
     return out
 
 

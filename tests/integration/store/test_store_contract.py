@@ -30,6 +30,7 @@ from firstresponder.domain.vocabulary import (
     Severity,
 )
 from firstresponder.errors import NotFoundError, StoreUnavailable
+from firstresponder.store import sql
 from firstresponder.store.ports import IncidentFilter, UnitOfWork
 from firstresponder.store.sql import SqlStore
 
@@ -869,3 +870,22 @@ async def test_sqlite_file_that_cannot_be_created_is_store_unavailable(
     finally:
         await down.close()
     assert not path.exists()
+
+
+async def test_reads_show_each_incidents_earliest_alerts_up_to_the_cap(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read API shows ALERTS_SHOWN alerts per incident, the earliest, in start order;
+    the cut is per incident, also when several incidents are listed together."""
+    monkeypatch.setattr(sql, "ALERTS_SHOWN", 3)
+    for service in ("checkout", "search"):
+        starts = [T0 + timedelta(seconds=s) for s in (50, 10, 40, 20, 30)]
+        await ingest(
+            store,
+            [event(f"fp-{service}-{s.second}", service=service, starts_at=s) for s in starts],
+        )
+    listed = await store.list_incidents(IncidentFilter())
+    assert [i.service for i in listed] == ["search", "checkout"]
+    for found in [*listed, await store.get_incident(listed[0].id)]:
+        assert list(found.alerts) == [f"fp-{found.service}-{s}" for s in (10, 20, 30)]
+        assert found.firing_count == 5
