@@ -12,7 +12,7 @@ from ssl import SSLContext
 import aiohttp
 from aiohttp import web
 
-from .api import health, incidents, postmortem
+from .api import board_page, health, incidents, postmortem, status_page
 from .api.errors import Handler, error_middleware
 from .api.keys import (
     CLOCK,
@@ -89,6 +89,8 @@ def _routes(app: web.Application) -> None:
     router.add_get("/healthz", health.healthz)
     router.add_get("/readyz", health.readyz)
     router.add_get("/metrics", health.metrics)
+    router.add_get("/status", status_page.StatusPage().handle)
+    router.add_get("/", board_page.board)
 
 
 def _prometheus_client(config: Config, session: aiohttp.ClientSession) -> PrometheusClient | None:

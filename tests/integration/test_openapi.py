@@ -423,6 +423,12 @@ async def test_real_answers_fit_the_documented_schemas(
     await call(client, "GET", "/api/v1/openapi.json", 200)
     await call(client, "GET", "/healthz", 200)
     await call(client, "GET", "/readyz", 200)
+    await call(client, "GET", "/status?format=json", 200)
+    await call(client, "GET", "/status?format=nope", 400)
+    for path in ("/status", "/"):
+        page = await client.get(path)
+        assert (page.status, page.content_type) == (200, "text/html")
+    DOC.check("GET", "/", 200, await page.text())
     metrics = await client.get("/metrics")
     assert metrics.status == 200
     DOC.check("GET", "/metrics", 200, None)

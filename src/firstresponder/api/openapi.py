@@ -8,6 +8,7 @@ from .. import __version__
 from . import incidents, postmortem
 from .payload import ALERTMANAGER_SCHEMA
 from .schemas import REQUESTS, RESPONSES
+from .status_page import BANNER, CUSTOMER_WORDS
 
 _REQUEST_OF = {
     "declare": "DeclareRequest",
@@ -172,6 +173,7 @@ def build_openapi() -> dict[str, Any]:
             }
         }
     paths["/readyz"]["get"]["responses"]["503"] = {"description": "the store does not answer"}
+    paths.update(_pages())
     return {
         "openapi": "3.1.0",
         "info": {
@@ -185,6 +187,7 @@ def build_openapi() -> dict[str, Any]:
                 **REQUESTS,
                 **RESPONSES,
                 "AlertmanagerNotification": ALERTMANAGER_SCHEMA,
+                "StatusPage": _STATUS_PAGE,
             },
             "securitySchemes": {
                 "apiToken": {"type": "http", "scheme": "bearer"},
@@ -242,3 +245,98 @@ def _slack_request(operation: str, summary: str, answers: bool) -> dict[str, Any
     if not answers:
         spec["responses"]["200"] = {"description": "handled (Slack needs no body)"}
     return spec
+
+
+_TIME = {"type": "string", "format": "date-time"}
+_IMPACT = {"type": "string", "enum": [i.value for i in CUSTOMER_WORDS]}
+
+
+def _record(properties: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": list(properties),
+        "properties": properties,
+    }
+
+
+# What GET /status?format=json answers (status_page.as_json).
+_STATUS_PAGE = _record(
+    {
+        "status": {"type": "string", "enum": [status for status, _ in BANNER.values()]},
+        "description": {"type": "string"},
+        "updated_at": _TIME,
+        "services": {
+            "type": "array",
+            "items": _record(
+                {
+                    "service": {"type": "string"},
+                    "impact": _IMPACT,
+                    "impact_description": {"type": "string"},
+                    "state": {
+                        "type": "string",
+                        "enum": ["investigating", "identified", "monitoring"],
+                    },
+                    "since": _TIME,
+                }
+            ),
+        },
+        "more_open_incidents": {"type": "integer", "minimum": 0},
+        "past_incidents": {
+            "type": "array",
+            "items": _record(
+                {
+                    "service": {"type": "string"},
+                    "impact": _IMPACT,
+                    "impact_description": {"type": "string"},
+                    "started_at": _TIME,
+                    "resolved_at": _TIME,
+                    "duration_seconds": {"type": "integer", "minimum": 0},
+                }
+            ),
+        },
+        "more_past_incidents": {"type": "integer", "minimum": 0},
+    }
+)
+
+
+def _pages() -> dict[str, Any]:
+    """The two server-rendered pages: HTML for people, and the status page's JSON twin."""
+    html = {"text/html": {"schema": {"type": "string"}}}
+    unavailable = {
+        "description": "store unavailable: a short page that says to retry",
+        "content": {**html, "application/json": {"schema": _ref("Error")}},
+    }
+    status_format = {"type": "string", "enum": ["html", "json"], "default": "html"}
+    return {
+        "/status": {
+            "get": {
+                "operationId": "status_page",
+                "summary": "Public status page: services with an open incident, their "
+                "impact in customer words, and incidents resolved in the last 7 days; "
+                "nothing internal (no titles, notes, people or labels)",
+                "parameters": [
+                    {"name": "format", "in": "query", "required": False, "schema": status_format}
+                ],
+                "responses": {
+                    "200": {
+                        "description": "HTML, or JSON with ?format=json (cacheable 30 s)",
+                        "content": {**html, "application/json": {"schema": _ref("StatusPage")}},
+                    },
+                    **_errors(400),
+                    "503": unavailable,
+                },
+            }
+        },
+        "/": {
+            "get": {
+                "operationId": "incident_board",
+                "summary": "Incident board for responders: open incidents, then those "
+                "resolved in the last 24 hours (HTML, refreshes itself every 30 s)",
+                "responses": {
+                    "200": {"description": "the board", "content": html},
+                    "503": {"description": unavailable["description"], "content": html},
+                },
+            }
+        },
+    }

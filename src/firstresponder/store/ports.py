@@ -25,6 +25,8 @@ class IncidentFilter:
     severity: Severity | None = None
     limit: int = 100
     before_id: int | None = None
+    resolved_since: datetime | None = None  # only incidents resolved at or after this
+    with_alerts: bool = True  # False: the incidents alone (their firing_count stays true)
 
 
 @dataclass(frozen=True)

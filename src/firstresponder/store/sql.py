@@ -273,7 +273,9 @@ class SqlStore:
             stmt = stmt.where(incidents.c.severity == query.severity.value)
         if query.before_id is not None:
             stmt = stmt.where(incidents.c.id < query.before_id)
-        return await self._read(lambda conn: _incidents(conn, stmt))
+        if query.resolved_since is not None:
+            stmt = stmt.where(incidents.c.resolved_at >= query.resolved_since)
+        return await self._read(lambda conn: _incidents(conn, stmt, query.with_alerts))
 
     async def get_incident(self, incident_id: int) -> Incident:
         return await self._read(lambda conn: _incident(conn, incident_id))
@@ -304,9 +306,9 @@ class SqlStore:
         return await self._read(lambda conn: list(conn.execute(stmt).mappings()))
 
 
-def _incidents(conn: Connection, stmt: Any) -> list[Incident]:
+def _incidents(conn: Connection, stmt: Any, with_alerts: bool = True) -> list[Incident]:
     found = list(conn.execute(stmt).mappings())
-    alerts = _alerts_of(conn, [int(r["id"]) for r in found])
+    alerts = _alerts_of(conn, [int(r["id"]) for r in found]) if with_alerts else {}
     return [rows.incident_from_row(r, alerts.get(int(r["id"]))) for r in found]
 
 

@@ -800,6 +800,27 @@ async def test_list_incidents_filters_newest_first(store: SqlStore) -> None:
     assert (await store.list_incidents(IncidentFilter(limit=1)))[0] == made[3]
 
 
+async def test_list_incidents_resolved_since_and_without_alerts(store: SqlStore) -> None:
+    _, declared = await ingest(store, [event("fp-1"), event("fp-2", name="Latency")])
+    assert declared is not None
+    later = NOW + timedelta(hours=2)
+    await change(store, declared.id, lambda found: found.resolve("alice", later))
+    older = await declare(
+        store, incident("search", state=IncidentState.RESOLVED)
+    )  # resolved at NOW
+
+    async def ids(**query: Any) -> list[int]:
+        return [i.id for i in await store.list_incidents(IncidentFilter(**query))]
+
+    assert await ids(resolved_since=later) == [declared.id]
+    assert await ids(resolved_since=NOW) == [older.id, declared.id]
+    assert await ids(resolved_since=later + timedelta(seconds=1)) == []
+    (bare,) = await store.list_incidents(IncidentFilter(resolved_since=later, with_alerts=False))
+    assert bare.alerts == {} and bare.firing_count == 2
+    (full,) = await store.list_incidents(IncidentFilter(resolved_since=later))
+    assert sorted(full.alerts) == ["fp-1", "fp-2"]
+
+
 async def test_open_counts_by_severity(store: SqlStore) -> None:
     assert await store.open_counts() == {}
     await declare(store, incident("checkout", severity=Severity.S1))
