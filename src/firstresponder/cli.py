@@ -1,4 +1,4 @@
-"""The `firstresponder` command: serve, check-config, test-rules, migrate."""
+"""The `firstresponder` command: serve, check-config, test-rules, replay, migrate."""
 
 from __future__ import annotations
 
@@ -62,6 +62,17 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    if config is None:
+        return 1
+    # The report is stdout; only what is wrong reaches stderr.
+    setup_logging("warning", config.log_format)
+    from .replay import run_replay
+
+    return run_replay(args.file, config, args.config, json=args.json, until=args.until)
+
+
 def _migrate(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if config is None:
@@ -100,6 +111,21 @@ def parser() -> argparse.ArgumentParser:
     )
     test_rules.add_argument("files", nargs="+", metavar="FILE")
     test_rules.set_defaults(run=_test_rules)
+    replay = sub.add_parser(
+        "replay",
+        help="replay recorded webhooks (JSON Lines) through the engine on a simulated clock: "
+        "what would have been declared, paged and escalated",
+    )
+    replay.add_argument("file", metavar="FILE.jsonl")
+    replay.add_argument("--config", "-c", required=True, help="config file (YAML)")
+    replay.add_argument("--json", action="store_true", help="one JSON document, not text")
+    replay.add_argument(
+        "--until",
+        metavar="RFC3339",
+        help="keep running until then (default: the last webhook plus the longest "
+        "escalation timeout)",
+    )
+    replay.set_defaults(run=_replay)
     migrate = sub.add_parser("migrate", help="bring the store schema up to date")
     migrate.add_argument("--config", "-c", required=True)
     migrate.set_defaults(run=_migrate)

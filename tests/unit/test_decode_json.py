@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from firstresponder.api.payload import decode_json
+from firstresponder.api.payload import decode_json, parse_notification
 from firstresponder.errors import PayloadError
 
 
@@ -41,3 +41,10 @@ def test_what_orjson_refuses_the_standard_library_still_decides() -> None:
 def test_refused_bodies_keep_the_standard_library_messages(body: bytes, message: str) -> None:
     with pytest.raises(PayloadError, match=message.replace("(", r"\(").replace(")", r"\)")):
         decode_json(body)
+
+
+def test_a_whole_float_truncated_count_is_an_int() -> None:
+    for text in ("3.0", "123456789012345678901234"):
+        body = f'{{"version": "4", "status": "firing", "alerts": [], "truncatedAlerts": {text}}}'
+        truncated = parse_notification(body.encode()).truncated_alerts
+        assert type(truncated) is int and truncated == int(float(text))

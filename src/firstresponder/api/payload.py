@@ -65,8 +65,8 @@ def decode_json(body: bytes) -> Any:
     """The body as JSON. orjson reads it in half the standard library's time; a body it
     refuses (NaN, a lone surrogate, too deep, or simply malformed) is read again by the
     standard library, which decides, with the messages it has always given. One
-    difference remains: orjson reads an integer past 64 bits as a float, so a
-    `truncatedAlerts` that large is refused as not an integer."""
+    difference remains: orjson reads an integer past 64 bits as a float (the parser
+    turns a whole `truncatedAlerts` back into an int either way)."""
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -207,6 +207,7 @@ def parse_notification(body: bytes) -> Notification:
         group_labels=raw.get("groupLabels", {}),
         common_labels=raw.get("commonLabels", {}),
         external_url=raw.get("externalURL", ""),
-        truncated_alerts=raw.get("truncatedAlerts", 0),
+        # The schema's "integer" admits a whole float (3.0, or a huge count orjson read).
+        truncated_alerts=int(raw.get("truncatedAlerts", 0)),
         alerts=alerts,
     )
