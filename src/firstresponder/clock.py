@@ -19,3 +19,8 @@ class SystemClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+
+def utc_iso(value: datetime) -> str:
+    """A time as ISO 8601 in UTC with a Z, as reports and pages show it to machines."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -116,7 +116,3 @@ async def _gather(engine: ReplayEngine) -> Facts:
     waiting = await store.transact(lambda uow: [d for i in ids for d in uow.deadlines_of(i)])
     near_misses = await store.near_misses(limit=sys.maxsize)
     return Facts(incidents, entries, near_misses[::-1], list(engine.pages), waiting)
-
-
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")

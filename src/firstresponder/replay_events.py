@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from .clock import utc_iso
 from .domain.escalation import Deadline, PageAction
 from .domain.grouping import NearMiss
 from .domain.incident import Incident, TimelineEntry
@@ -145,17 +146,13 @@ def _from_near_miss(miss: NearMiss) -> Event:
         "service": miss.service,
         "alert": alert.name,
         "impact": alert.impact.value,
-        "started_at": _iso(alert.starts_at),
-        "recovered_at": _iso(miss.recovered_at),
+        "started_at": utc_iso(alert.starts_at),
+        "recovered_at": utc_iso(miss.recovered_at),
         "reason": miss.reason,
     }
     lasted = _duration(miss.recovered_at - alert.starts_at)
     text = f"{miss.service}: {alert.name} ({alert.impact.value}) fired {lasted}, {miss.reason}"
     return Event(miss.recovered_at, "near_miss", None, text, data)
-
-
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
 
 
 def _duration(value: timedelta) -> str:

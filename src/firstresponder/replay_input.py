@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .api.payload import decode_json, parse_notification, parse_time
+from .clock import utc_iso
 from .domain.alerts import Notification
 from .errors import FirstResponderError, PayloadError
 
@@ -100,7 +101,7 @@ def _webhook(number: int, raw: bytes, previous: RecordedWebhook | None) -> Recor
         at, notification = _wrapped(value)
         if previous is not None and at < previous.at:
             raise PayloadError(
-                f"at: {_iso(at)} is earlier than line {previous.line} ({_iso(previous.at)}); "
+                f"at: {utc_iso(at)} is earlier than line {previous.line} ({utc_iso(previous.at)}); "
                 "lines must be in time order"
             )
         return RecordedWebhook(number, at, notification, timed_by_alerts=False)
@@ -147,7 +148,3 @@ def _alerts_time(notification: Notification, previous: RecordedWebhook | None) -
     if not times:
         raise PayloadError(f"a bare payload without alerts has no time; {_HOW_TO_WRAP}")
     return max(times)
-
-
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from .clock import utc_iso
 from .domain.escalation import PageAction
 from .domain.vocabulary import Role
 from .replay_events import Event, Facts, events
@@ -55,7 +56,7 @@ def summary(facts: Facts, found: Sequence[Event]) -> dict[str, Any]:
         "near_misses": len(facts.near_misses),
         "states_at_end": _counted(i.state.value for i in facts.incidents),
         "escalations_waiting": [
-            {"incident": d.incident_id, "reason": d.kind.value, "due_at": _iso(d.due_at)}
+            {"incident": d.incident_id, "reason": d.kind.value, "due_at": utc_iso(d.due_at)}
             for d in sorted(facts.waiting, key=lambda d: (d.due_at, d.incident_id))
         ],
     }
@@ -68,13 +69,13 @@ def as_json(header: Header, facts: Facts) -> str:
         "config": header.config,
         "lines": header.lines,
         "bare_payloads": header.bare,
-        "start": _iso(header.start),
-        "end": _iso(header.end),
-        "until": _iso(header.until),
+        "start": utc_iso(header.start),
+        "end": utc_iso(header.end),
+        "until": utc_iso(header.until),
         "paging": header.paging,
         "assumptions": list(ASSUMPTIONS),
         "events": [
-            {"at": _iso(e.at), "kind": e.kind, "incident": e.incident, "text": e.text, **e.data}
+            {"at": utc_iso(e.at), "kind": e.kind, "incident": e.incident, "text": e.text, **e.data}
             for e in found
         ],
         "incidents": [
@@ -85,7 +86,7 @@ def as_json(header: Header, facts: Facts) -> str:
                 "impact": i.impact.value,
                 "severity": i.severity.value,
                 "state": i.state.value,
-                "declared_at": _iso(i.declared_at),
+                "declared_at": utc_iso(i.declared_at),
             }
             for i in facts.incidents
         ],
@@ -108,7 +109,7 @@ def _header_lines(h: Header) -> list[str]:
     return [
         "firstresponder replay",
         f"  file     {h.file} ({h.lines} webhook lines{bare})",
-        f"  span     {_iso(h.start)} → {_iso(h.end)}, run until {_iso(h.until)}",
+        f"  span     {utc_iso(h.start)} → {utc_iso(h.end)}, run until {utc_iso(h.until)}",
         f"  config   {h.config} ({h.rules} service rules); paging {paging}",
         f"  assumes  {ASSUMPTIONS[0]}",
         *(f"           {text}" for text in ASSUMPTIONS[1:]),
@@ -118,7 +119,7 @@ def _header_lines(h: Header) -> list[str]:
 def _event_line(event: Event) -> str:
     number = f"#{event.incident}" if event.incident is not None else ""
     kind = event.kind.replace("_", " ")
-    return f"{_iso(event.at)}  {number:<5} {kind:<{_KIND_WIDTH}}{event.text}"
+    return f"{utc_iso(event.at)}  {number:<5} {kind:<{_KIND_WIDTH}}{event.text}"
 
 
 def _summary_lines(s: dict[str, Any]) -> list[str]:
@@ -155,7 +156,3 @@ def _counted(values: Iterable[str], order: Sequence[str] = ()) -> dict[str, int]
     counts = Counter(values)
     rank = {value: n for n, value in enumerate(order)}
     return {key: counts[key] for key in sorted(counts, key=lambda k: (rank.get(k, len(rank)), k))}
-
-
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")

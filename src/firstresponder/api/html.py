@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
+from ..clock import utc_iso
 from ..errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -46,13 +47,8 @@ def utc(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def iso(value: datetime) -> str:
-    """The exact UTC time for machines: ISO 8601 with a Z."""
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def time_tag(value: datetime) -> str:
-    return f'<time datetime="{esc(iso(value))}">{esc(utc(value))}</time>'
+    return f'<time datetime="{esc(utc_iso(value))}">{esc(utc(value))}</time>'
 
 
 def duration(span: timedelta) -> str:

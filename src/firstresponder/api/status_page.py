@@ -22,11 +22,12 @@ from typing import Any
 
 from aiohttp import web
 
+from ..clock import utc_iso
 from ..domain.incident import Incident
 from ..domain.vocabulary import Impact, IncidentState
 from ..errors import PayloadError, StoreUnavailable
 from ..store.ports import IncidentReader
-from .html import document, duration, esc, html_response, iso, more_note, store_down, time_tag
+from .html import document, duration, esc, html_response, more_note, store_down, time_tag
 from .keys import CLOCK, STORE
 from .pages import Listing, open_incidents, resolved_since
 
@@ -120,14 +121,14 @@ def as_json(snapshot: StatusSnapshot) -> dict[str, Any]:
     return {
         "status": status,
         "description": words,
-        "updated_at": iso(snapshot.at),
+        "updated_at": utc_iso(snapshot.at),
         "services": [
             {
                 "service": s.service,
                 "impact": s.impact.value,
                 "impact_description": CUSTOMER_WORDS[s.impact],
                 "state": s.state.value,
-                "since": iso(s.since),
+                "since": utc_iso(s.since),
             }
             for s in snapshot.services
         ],
@@ -137,8 +138,8 @@ def as_json(snapshot: StatusSnapshot) -> dict[str, Any]:
                 "service": p.service,
                 "impact": p.impact.value,
                 "impact_description": CUSTOMER_WORDS[p.impact],
-                "started_at": iso(p.started_at),
-                "resolved_at": iso(p.resolved_at),
+                "started_at": utc_iso(p.started_at),
+                "resolved_at": utc_iso(p.resolved_at),
                 "duration_seconds": int((p.resolved_at - p.started_at).total_seconds()),
             }
             for p in snapshot.past
