@@ -36,8 +36,7 @@ from .domain.grouping import GroupEngine
 from .escalations import EscalationRunner
 from .ingest import Ingestor, refresh_open_counts
 from .metrics import Metrics
-from .paging import Paging
-from .paging_wiring import build_dispatcher, build_pagers
+from .paging_wiring import build_dispatcher, build_pagers, build_paging
 from .prometheus import PrometheusClient, build_ssl_context
 from .reactions import reactions
 from .reevaluate import Reevaluator
@@ -112,17 +111,6 @@ def _prometheus_client(config: Config, session: aiohttp.ClientSession) -> Promet
     )
 
 
-def _paging(config: Config) -> Paging | None:
-    if not config.paging.enabled:
-        return None
-    return Paging(
-        config.paging.policy,
-        config.paging.targets,
-        config.server.public_url,
-        config.prometheus.url,
-    )
-
-
 def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-def]
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         config, metrics = app[CONFIG], app[METRICS]
@@ -136,7 +124,7 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
             metrics,
             config.prometheus.timeout.total_seconds(),
         )
-        paging = _paging(config)
+        paging = build_paging(config)
         notices = build_notices(config)
         hooks = reactions(paging, notices)
         ingestor = Ingestor(

@@ -12,6 +12,7 @@ import aiohttp
 
 from .clock import Clock
 from .commands import IncidentCommands
+from .config import Config
 from .config_paging import PagingConfig
 from .dispatch import Dispatcher, EntryHook, PagedHook
 from .domain.incident import Incident, TimelineEntry
@@ -21,10 +22,23 @@ from .pagers.grafana_oncall import GrafanaOnCall, OnCallTarget
 from .pagers.oncall_lookup import PagerDutyOnCall
 from .pagers.pagerduty import PagerDutyEvents
 from .pagers.webhook import WebhookPager
+from .paging import Paging
 from .prometheus import build_ssl_context
 from .store.ports import Database
 
 ONCALL_ACTOR = "PagerDuty schedule"
+
+
+def build_paging(config: Config) -> Paging | None:
+    """The paging policy from the config, or None when paging is off."""
+    if not config.paging.enabled:
+        return None
+    return Paging(
+        config.paging.policy,
+        config.paging.targets,
+        config.server.public_url,
+        config.prometheus.url,
+    )
 
 
 def build_pagers(paging: PagingConfig, session: aiohttp.ClientSession) -> dict[str, Pager]:

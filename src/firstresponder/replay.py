@@ -105,7 +105,9 @@ async def _gather(engine: ReplayEngine) -> Facts:
     store = engine.store
     incidents = []
     before: int | None = None
-    while page := await store.list_incidents(IncidentFilter(limit=PAGE_SIZE, before_id=before)):
+    while page := await store.list_incidents(
+        IncidentFilter(limit=PAGE_SIZE, before_id=before, with_alerts=False)
+    ):
         incidents += page
         before = page[-1].id
     incidents.reverse()  # the store lists newest first; the report reads oldest first

@@ -34,7 +34,7 @@ from .escalations import EscalationRunner
 from .ingest import Ingestor
 from .metrics import Metrics
 from .pagers.base import PageMessage, Pager
-from .paging import Paging
+from .paging_wiring import build_paging
 from .replay_agenda import Agenda
 from .replay_input import RecordedWebhook
 from .scheduler import Scheduler
@@ -121,7 +121,7 @@ class ReplayEngine:
         self.pages: list[SentPage] = []
         self._agenda = agenda
         metrics = Metrics()
-        paging = _paging(config)
+        paging = build_paging(config)
         classifier = LabelClassifier(config.rules, config.classification)
         self._ingestor = Ingestor(
             store, classifier, GroupEngine(config.severity_map), self.clock, metrics, paging=paging
@@ -175,12 +175,6 @@ class ReplayEngine:
         await self._scheduler.tick()
         while await self._dispatcher.pass_once():
             pass
-
-
-def _paging(config: Config) -> Paging | None:
-    if not config.paging.enabled:
-        return None
-    return Paging(config.paging.policy, config.paging.targets, config.server.public_url)
 
 
 @contextlib.asynccontextmanager
