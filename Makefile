@@ -16,11 +16,13 @@ run: $(STAMP)
 	$(BIN)/firstresponder check-config config.example.yaml
 	$(BIN)/firstresponder serve --config config.example.yaml
 
-# Debian packages the end-to-end tests and the benchmark need, installed only when missing.
+# Debian packages the end-to-end tests, the browser tests and the benchmark need, installed
+# only when missing.
 system-deps:
 	@missing=""; \
 	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
 	command -v prometheus-alertmanager >/dev/null || missing="$$missing prometheus-alertmanager"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

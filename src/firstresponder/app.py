@@ -12,7 +12,7 @@ from ssl import SSLContext
 import aiohttp
 from aiohttp import web
 
-from .api import board_page, health, incidents, postmortem, status_page
+from .api import board_page, health, html, incidents, postmortem, status_page
 from .api.errors import Handler, error_middleware
 from .api.keys import (
     CLOCK,
@@ -90,6 +90,7 @@ def _routes(app: web.Application) -> None:
     router.add_get("/metrics", health.metrics)
     router.add_get("/status", status_page.StatusPage().handle)
     router.add_get("/", board_page.board)
+    router.add_get("/favicon.ico", html.favicon)
 
 
 def _prometheus_client(config: Config, session: aiohttp.ClientSession) -> PrometheusClient | None:

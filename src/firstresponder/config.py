@@ -52,6 +52,7 @@ class ServerConfig:
     public_url: str = ""
     max_body_size: int = 1024 * 1024
     shutdown_timeout: timedelta = timedelta(seconds=20)
+    board_refresh: timedelta = timedelta(seconds=30)  # how often GET / reloads itself
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,7 @@ def _build(raw: Mapping[str, Any], base: Path) -> Config:
         public_url=server_raw.get("public_url", f"http://{host}:{port}").rstrip("/"),
         max_body_size=parse_size(server_raw.get("max_body_size", 1024 * 1024)),
         shutdown_timeout=parse_duration(server_raw.get("shutdown_timeout", "20s")),
+        board_refresh=parse_duration(server_raw.get("board_refresh", "30s")),
     )
     store = build_store(raw["store"], base)
     auth = raw.get("auth", {})

@@ -77,6 +77,7 @@ CONFIG_SCHEMA: dict[str, Any] = _obj(
                     "minimum": 1024,
                 },
                 "shutdown_timeout": DURATION,
+                "board_refresh": DURATION,
             }
         ),
         "store": STORE_SCHEMA,

@@ -429,6 +429,10 @@ async def test_real_answers_fit_the_documented_schemas(
         page = await client.get(path)
         assert (page.status, page.content_type) == (200, "text/html")
     DOC.check("GET", "/", 200, await page.text())
+    icon = await client.get("/favicon.ico")
+    assert (icon.status, icon.content_type) == (200, "image/svg+xml")
+    assert (await icon.read()).startswith(b"<svg")
+    DOC.check("GET", "/favicon.ico", 200, None)
     metrics = await client.get("/metrics")
     assert metrics.status == 200
     DOC.check("GET", "/metrics", 200, None)

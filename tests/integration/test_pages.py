@@ -53,7 +53,7 @@ async def status_json(client: Client) -> dict[str, Any]:
 def cells(text: str) -> list[list[str]]:
     """The text of each table row's cells, tags removed (header rows left out)."""
     rows = [
-        re.findall(r"<td>(.*?)</td>", r, re.S)
+        re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)
         for r in re.findall(r"<tr[^>]*>(.*?)</tr>", text, re.S)
     ]
     return [[re.sub(r"<[^>]+>", "", c) for c in row] for row in rows if row]

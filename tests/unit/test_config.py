@@ -311,7 +311,7 @@ def test_secret_file_problems_inside_lists_name_the_item(tmp_path: Path) -> None
         ),
         (
             {"server": {"lisen": "0.0.0.0:80"}},
-            "server: unknown key(s) 'lisen'; allowed: listen, max_body_size, public_url, "
+            "server: unknown key(s) 'lisen'; allowed: board_refresh, listen, max_body_size, public_url, "
             "shutdown_timeout",
         ),
         (

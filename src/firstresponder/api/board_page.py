@@ -2,7 +2,8 @@
 
 Everything the read API shows is fair game here (titles, people, acknowledgements), and
 the page answers at a glance what a responder arriving asks: what is open, how bad, who
-has it, and has anybody picked it up. It refreshes itself every 30 s and is never cached.
+has it, and has anybody picked it up. It refreshes itself every `server.board_refresh`
+(30 s by default) and is never cached.
 Every value from data is escaped: titles and service names come from alerts.
 """
 
@@ -15,12 +16,20 @@ from aiohttp import web
 from ..domain.incident import Incident
 from ..domain.vocabulary import Role
 from ..errors import StoreUnavailable
-from .html import document, duration, esc, html_response, more_note, store_down, time_tag
-from .keys import CLOCK, STORE
+from .html import (
+    document,
+    duration,
+    esc,
+    html_response,
+    more_note,
+    store_down,
+    table,
+    time_tag,
+)
+from .keys import CLOCK, CONFIG, STORE
 from .pages import Listing, open_incidents, resolved_since
 
 RECENT_WINDOW = timedelta(hours=24)
-REFRESH_SECONDS = 30
 
 
 async def board(request: web.Request) -> web.Response:
@@ -32,15 +41,17 @@ async def board(request: web.Request) -> web.Response:
         recent = await resolved_since(store, now - RECENT_WINDOW)
     except StoreUnavailable as exc:
         return store_down(request, exc, "The incident store is not answering; retry shortly.")
-    return html_response(render(open_now, recent, now), cache_control="no-store")
+    refresh = int(request.app[CONFIG].server.board_refresh.total_seconds())
+    return html_response(render(open_now, recent, now, refresh), cache_control="no-store")
 
 
-def render(open_now: Listing, recent: Listing, now: datetime) -> str:
+def render(open_now: Listing, recent: Listing, now: datetime, refresh_seconds: int = 30) -> str:
     count = len(open_now.incidents) + open_now.more
     parts = [
         "<h1>Incident board</h1>",
-        f'<p class="muted">Updated {time_tag(now)} (times UTC); refreshes every '
-        f"{REFRESH_SECONDS} s. {count} open.</p>",
+        f'<p class="muted">Updated {time_tag(now)} (times UTC)'
+        + (f"; refreshes every {refresh_seconds} s" if refresh_seconds else "")
+        + f". {count} open.</p>",
         "<h2>Open incidents</h2>",
     ]
     if open_now.incidents:
@@ -54,40 +65,58 @@ def render(open_now: Listing, recent: Listing, now: datetime) -> str:
         parts.append(more_note(recent.more))
     else:
         parts.append("<p>None.</p>")
-    return document("Incident board", "\n".join(parts), refresh_seconds=REFRESH_SECONDS)
+    return document("Incident board", "\n".join(parts), refresh_seconds=refresh_seconds)
 
 
 def _open_table(incidents: list[Incident], now: datetime) -> str:
-    head = (
-        "<tr><th>#</th><th>Severity</th><th>Service</th><th>Impact</th><th>State</th>"
-        "<th>Title</th><th>Age</th><th>Acknowledged</th><th>Owner</th><th>Roles</th>"
-        "<th>Links</th></tr>\n"
+    headers = "#,Severity,Service,Impact,State,Title,Age,Acknowledged,Owner,Roles,Links"
+    return table(
+        headers.split(","),
+        (
+            (
+                i.impact.value,
+                [
+                    str(i.id),
+                    esc(i.severity.value),
+                    esc(i.service),
+                    esc(i.impact.value),
+                    esc(i.state.value),
+                    esc(i.title),
+                    esc(duration(now - i.declared_at)),
+                    _acknowledged(i),
+                    _owner(i),
+                    _roles(i),
+                    _links(i),
+                ],
+            )
+            for i in incidents
+        ),
     )
-    rows = "".join(
-        f'<tr class="{esc(i.impact.value)}"><td>{i.id}</td><td>{esc(i.severity.value)}</td>'
-        f"<td>{esc(i.service)}</td><td>{esc(i.impact.value)}</td><td>{esc(i.state.value)}</td>"
-        f"<td>{esc(i.title)}</td><td>{esc(duration(now - i.declared_at))}</td>"
-        f"<td>{_acknowledged(i)}</td><td>{_owner(i)}</td><td>{_roles(i)}</td>"
-        f"<td>{_links(i)}</td></tr>\n"
-        for i in incidents
-    )
-    return f"<table>\n{head}{rows}</table>"
 
 
 def _resolved_table(incidents: list[Incident]) -> str:
-    head = (
-        "<tr><th>#</th><th>Severity</th><th>Service</th><th>Impact</th><th>Title</th>"
-        "<th>Declared</th><th>Resolved</th><th>Duration</th><th>Links</th></tr>\n"
+    headers = "#,Severity,Service,Impact,Title,Declared,Resolved,Duration,Links"
+    return table(
+        headers.split(","),
+        (
+            (
+                None,
+                [
+                    str(i.id),
+                    esc(i.severity.value),
+                    esc(i.service),
+                    esc(i.impact.value),
+                    esc(i.title),
+                    time_tag(i.declared_at),
+                    time_tag(i.resolved_at),
+                    esc(duration(i.resolved_at - i.declared_at)),
+                    _links(i),
+                ],
+            )
+            for i in incidents
+            if i.resolved_at is not None
+        ),
     )
-    rows = "".join(
-        f"<tr><td>{i.id}</td><td>{esc(i.severity.value)}</td><td>{esc(i.service)}</td>"
-        f"<td>{esc(i.impact.value)}</td><td>{esc(i.title)}</td>"
-        f"<td>{time_tag(i.declared_at)}</td><td>{time_tag(i.resolved_at)}</td>"
-        f"<td>{esc(duration(i.resolved_at - i.declared_at))}</td><td>{_links(i)}</td></tr>\n"
-        for i in incidents
-        if i.resolved_at is not None
-    )
-    return f"<table>\n{head}{rows}</table>"
 
 
 def _acknowledged(incident: Incident) -> str:

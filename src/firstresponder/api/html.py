@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
@@ -34,6 +35,11 @@ th{background:#f4f4f4}
 .partial_disruption{background:#ffe4c7}.outage{background:#fbd5d5}
 .unacked{color:#b00020;font-weight:700}
 .muted{color:#666}
+@media (max-width:40rem){body{margin:1rem auto}
+table,tbody,tr,td{display:block}tr.head{display:none}
+tr{border:1px solid #ddd;border-radius:.4rem;margin:0 0 .75rem;padding:.35rem 0}
+td{border:0;padding:.15rem .75rem .15rem 9rem;position:relative}
+td::before{content:attr(data-label);position:absolute;left:.75rem;color:#666}}
 """
 
 
@@ -63,6 +69,23 @@ def duration(span: timedelta) -> str:
     if hours:
         return f"{hours} h {minutes} min"
     return f"{minutes} min"
+
+
+def table(headers: Sequence[str], rows: Iterable[tuple[str | None, Sequence[str]]]) -> str:
+    """A table of `rows` (a CSS class or None, and each cell's HTML). Every cell carries its
+    column's name, so on a phone, where the rows become cards, each value keeps its label."""
+    labels = [esc(h) for h in headers]
+    head = '<tr class="head">' + "".join(f"<th>{h}</th>" for h in labels) + "</tr>\n"
+    body = "".join(
+        (f'<tr class="{esc(css)}">' if css else "<tr>")
+        + "".join(
+            f'<td data-label="{label}">{cell}</td>'
+            for label, cell in zip(labels, cells, strict=True)
+        )
+        + "</tr>\n"
+        for css, cells in rows
+    )
+    return f"<table>\n{head}{body}</table>"
 
 
 def more_note(more: int) -> str:
@@ -109,3 +132,21 @@ def store_down(request: web.Request, exc: StoreUnavailable, message: str) -> web
     )
     response.headers["Retry-After"] = "5"
     return response
+
+
+# Browsers ask for /favicon.ico with every page, the JSON API's included; a 404 there is a
+# console error on every visit. A siren light, in the colours of the status banners.
+_FAVICON = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+    b'<rect x="2" y="12" width="12" height="3" rx="1" fill="#444"/>'
+    b'<path d="M4 12V8a4 4 0 0 1 8 0v4z" fill="#d93025"/></svg>'
+)
+
+
+async def favicon(request: web.Request) -> web.Response:
+    """The page icon (SVG, which every current browser accepts at this path)."""
+    return web.Response(
+        body=_FAVICON,
+        content_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=86400", **_SECURITY_HEADERS},
+    )

@@ -332,10 +332,23 @@ def _pages() -> dict[str, Any]:
             "get": {
                 "operationId": "incident_board",
                 "summary": "Incident board for responders: open incidents, then those "
-                "resolved in the last 24 hours (HTML, refreshes itself every 30 s)",
+                "resolved in the last 24 hours (HTML, refreshes itself every "
+                "`server.board_refresh`, 30 s by default)",
                 "responses": {
                     "200": {"description": "the board", "content": html},
                     "503": {"description": unavailable["description"], "content": html},
+                },
+            }
+        },
+        "/favicon.ico": {
+            "get": {
+                "operationId": "favicon",
+                "summary": "The icon browsers ask for with every page (an SVG siren light)",
+                "responses": {
+                    "200": {
+                        "description": "the icon (cacheable for a day)",
+                        "content": {"image/svg+xml": {"schema": {"type": "string"}}},
+                    }
                 },
             }
         },

@@ -27,7 +27,16 @@ from ..domain.incident import Incident
 from ..domain.vocabulary import Impact, IncidentState
 from ..errors import PayloadError, StoreUnavailable
 from ..store.ports import IncidentReader
-from .html import document, duration, esc, html_response, more_note, store_down, time_tag
+from .html import (
+    document,
+    duration,
+    esc,
+    html_response,
+    more_note,
+    store_down,
+    table,
+    time_tag,
+)
 from .keys import CLOCK, STORE
 from .pages import Listing, open_incidents, resolved_since
 
@@ -168,28 +177,39 @@ def render(snapshot: StatusSnapshot) -> str:
 
 
 def _current_table(services: list[ServiceStatus]) -> str:
-    rows = "".join(
-        f'<tr class="{s.impact.value}"><td>{esc(s.service)}</td>'
-        f"<td>{esc(CUSTOMER_WORDS[s.impact])}</td><td>{esc(s.state.value.capitalize())}</td>"
-        f"<td>{time_tag(s.since)}</td></tr>\n"
-        for s in services
-    )
-    return (
-        "<table>\n<tr><th>Service</th><th>Impact</th><th>Status</th><th>Since</th></tr>\n"
-        f"{rows}</table>"
+    return table(
+        ("Service", "Impact", "Status", "Since"),
+        (
+            (
+                s.impact.value,
+                [
+                    esc(s.service),
+                    esc(CUSTOMER_WORDS[s.impact]),
+                    esc(s.state.value.capitalize()),
+                    time_tag(s.since),
+                ],
+            )
+            for s in services
+        ),
     )
 
 
 def _past_table(past: list[PastIncident]) -> str:
-    rows = "".join(
-        f"<tr><td>{esc(p.service)}</td><td>{esc(CUSTOMER_WORDS[p.impact])}</td>"
-        f"<td>{time_tag(p.started_at)}</td><td>{time_tag(p.resolved_at)}</td>"
-        f"<td>{esc(duration(p.resolved_at - p.started_at))}</td></tr>\n"
-        for p in past
-    )
-    return (
-        "<table>\n<tr><th>Service</th><th>Impact</th><th>Started</th><th>Resolved</th>"
-        f"<th>Duration</th></tr>\n{rows}</table>"
+    return table(
+        ("Service", "Impact", "Started", "Resolved", "Duration"),
+        (
+            (
+                None,
+                [
+                    esc(p.service),
+                    esc(CUSTOMER_WORDS[p.impact]),
+                    time_tag(p.started_at),
+                    time_tag(p.resolved_at),
+                    esc(duration(p.resolved_at - p.started_at)),
+                ],
+            )
+            for p in past
+        ),
     )
 
 
