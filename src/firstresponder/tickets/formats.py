@@ -17,7 +17,7 @@ from .base import Link
 JIRA_TEXT_MAX = 32_767  # Jira's limit for a text field (description, comment body)
 GITHUB_BODY_MAX = 65_536
 _CUT_NOTE = "\n… (cut here: the tracker holds no more; the full text is in firstresponder)"
-_WIKI_SPECIAL = re.compile(r"([\\{}\[\]|*_!^~+?#-])")
+_WIKI_SPECIAL = re.compile(r"([\\{}\[\]|*_!^~+?]|^[#-]|^h[1-6]\.)")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
 
 
