@@ -40,15 +40,18 @@ class FakeGitHubIssue:
     comments: list[str] = field(default_factory=list)
 
 
-def _message(status: int, message: str, **extra: Any) -> web.Response:
-    return web.json_response(
-        {"message": message, "documentation_url": DOCS, **extra}, status=status
-    )
+def _message(status: int, message: str, code: str = "") -> web.Response:
+    """GitHub's error body: `message`, `documentation_url` and (newer) `status` as text."""
+    body = {"message": message, "documentation_url": DOCS}
+    if code:
+        body["status"] = code
+    return web.json_response(body, status=status)
 
 
 def _invalid(field_name: str, code: str = "invalid", value: Any = None) -> web.Response:
     error = {"resource": "Issue", "field": field_name, "code": code, "value": value}
-    return _message(422, "Validation Failed", errors=[error])
+    body = {"message": "Validation Failed", "errors": [error], "documentation_url": DOCS}
+    return web.json_response(body, status=422)
 
 
 class FakeGitHub(FakeServer):
@@ -109,12 +112,12 @@ class FakeGitHub(FakeServer):
                 headers=headers,
             ), None
         if request.headers.get("Authorization") != f"Bearer {self._token}":
-            return _message(401, "Bad credentials", status="401"), None
+            return _message(401, "Bad credentials", code="401"), None
         if f"{request.match_info['owner']}/{request.match_info['name']}" != self.repo:
-            return _message(404, "Not Found", status="404"), None
+            return _message(404, "Not Found", code="404"), None
         if write and not self.push:
             return _message(
-                403, "Resource not accessible by personal access token", status="403"
+                403, "Resource not accessible by personal access token", code="403"
             ), None
         try:
             body = await request.json() if request.body_exists else None
