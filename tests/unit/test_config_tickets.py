@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from firstresponder.config import load_config
 from firstresponder.errors import ConfigError
@@ -104,3 +105,22 @@ def test_a_long_review_is_cut_to_what_jira_holds() -> None:
     document = adf(["x"], document="y" * 100_000)
     block = document["content"][-1]["content"][0]["text"]
     assert len(block) < 32_767 and block.endswith("the full text is in firstresponder)")
+
+
+def test_the_commented_example_loads_as_documented(tmp_path: Path) -> None:
+    """config.example.yaml's tickets section, uncommented, is a valid config."""
+    text = (Path(__file__).parents[2] / "config.example.yaml").read_text()
+    start, end = text.index("# tickets:"), text.index("\nlogging:")
+    lines = [line[2:] for line in text[start:end].splitlines() if not line.startswith("#   #")]
+    example = yaml.safe_load("\n".join(lines))["tickets"]
+    token = tmp_path / "jira-token"
+    token.write_text("jira-api-token\n")
+    example["token_file"] = str(token)
+    tickets = load_config(write_config(tmp_path, tickets=example)).tickets
+    assert (tickets.tracker, tickets.project, tickets.token) == (
+        "jira_cloud",
+        "IM",
+        "jira-api-token",
+    )
+    assert tickets.close_transition == "Done"
+    assert tickets.user_for("Alice Example") == "5b10ac8d82e05b22cc7d4ef5"
