@@ -24,6 +24,7 @@ from .api.keys import (
     SCHEDULER,
     SLACK_DISPATCHER,
     STORE,
+    TICKET_DISPATCHER,
 )
 from .api.pagerduty_webhook import pagerduty_webhook
 from .api.slack import slack_commands, slack_interactions
@@ -44,6 +45,7 @@ from .scheduler import Scheduler
 from .slack.wiring import build_notices, build_slack_dispatcher
 from .slo_eval import SloEvaluator
 from .store.sql import SqlStore
+from .tickets.wiring import build_ticket_dispatcher, build_ticket_notices, ticket_key_lookup
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +129,8 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
         )
         paging = build_paging(config)
         notices = build_notices(config)
-        hooks = reactions(paging, notices)
+        tickets = build_ticket_notices(config)
+        hooks = reactions(paging, notices, tickets)
         ingestor = Ingestor(
             store,
             classifier,
@@ -152,10 +155,21 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
         )
         app[STORE], app[INGESTOR], app[COMMANDS] = store, ingestor, commands
         app[DISPATCHER] = dispatcher
-        slack_dispatcher = None
+        slack_dispatcher = ticket_dispatcher = None
         if notices is not None:
-            slack_dispatcher = build_slack_dispatcher(config, session, store, clock, metrics)
+            slack_dispatcher = build_slack_dispatcher(
+                config,
+                session,
+                store,
+                clock,
+                metrics,
+                ticket_key=ticket_key_lookup(store) if tickets else None,
+                on_entry=tickets.delivery_entry if tickets else None,
+            )
             app[SLACK_DISPATCHER] = slack_dispatcher
+        if tickets is not None:
+            ticket_dispatcher = build_ticket_dispatcher(config, session, store, clock, metrics)
+            app[TICKET_DISPATCHER] = ticket_dispatcher
         app[SCHEDULER] = Scheduler(
             ingestor,
             store,
@@ -180,8 +194,9 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
                 asyncio.create_task(app[SCHEDULER].run()),
                 asyncio.create_task(dispatcher.run(interval)),
             ]
-            if slack_dispatcher is not None:
-                tasks.append(asyncio.create_task(slack_dispatcher.run(interval)))
+            for extra in (slack_dispatcher, ticket_dispatcher):
+                if extra is not None:
+                    tasks.append(asyncio.create_task(extra.run(interval)))
         if paging is None:
             log.warning("paging is off (escalation.enabled: false): nobody will be paged")
         log.info(
@@ -192,6 +207,7 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
                 "prometheus": bool(config.prometheus.url),
                 "pagers": sorted(pagers),
                 "slack": notices is not None,
+                "tickets": config.tickets.tracker if tickets else None,
             },
         )
         yield

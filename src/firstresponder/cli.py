@@ -28,11 +28,25 @@ def _check_config(args: argparse.Namespace) -> int:
     config = _load(args.file)
     if config is None:
         return 1
+    if args.online and not _online_ok(args.file, config):
+        return 1
     print(
         f"{args.file}: OK ({len(config.rules)} service rule(s) from "
         f"{config.rules_dir or 'no rules_dir'}; store {config.store.url.split(':', 1)[0]})"
     )
     return 0
+
+
+def _online_ok(path: str, config: Config) -> bool:
+    """Ask the services themselves what a config file cannot show (a token's rights)."""
+    from .tickets.check import tracker_problems
+
+    problems = asyncio.run(tracker_problems(config.tickets))
+    if problems:
+        print(f"{path}: {len(problems)} problem(s) online:", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+    return not problems
 
 
 def _test_rules(args: argparse.Namespace) -> int:
@@ -105,6 +119,12 @@ def parser() -> argparse.ArgumentParser:
         "check-config", help="validate a config file and its rules; exit 1 on errors"
     )
     check.add_argument("file")
+    check.add_argument(
+        "--online",
+        action="store_true",
+        help="also ask the issue tracker whether the project exists and the token has the "
+        "rights firstresponder uses",
+    )
     check.set_defaults(run=_check_config)
     test_rules = sub.add_parser(
         "test-rules", help="run rule unit tests (rules/*_test.yaml); exit 1 on a failure"

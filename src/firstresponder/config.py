@@ -20,6 +20,7 @@ from .config_paging import PagingConfig, build_paging
 from .config_schema import CONFIG_SCHEMA
 from .config_slack import SlackConfig, build_slack
 from .config_store import StoreConfig, build_store, store_problems
+from .config_tickets import TicketConfig, build_tickets
 from .domain.rules import ClassificationSettings, ServiceRule
 from .domain.vocabulary import DEFAULT_SEVERITY_MAP, Impact, Severity
 from .durations import parse_duration, parse_size
@@ -81,6 +82,7 @@ class Config:
     prometheus: PrometheusConfig
     paging: PagingConfig = field(default_factory=PagingConfig)
     slack: SlackConfig = field(default_factory=SlackConfig)
+    tickets: TicketConfig = field(default_factory=TicketConfig)
     log_level: str = "info"
     log_format: str = "json"
 
@@ -219,6 +221,10 @@ def _build(raw: Mapping[str, Any], base: Path) -> Config:
     problems += paging_problems
     slack, slack_problems = build_slack(raw.get("slack"))
     problems += slack_problems
+    tickets, ticket_problems = build_tickets(raw.get("tickets"))
+    problems += ticket_problems
+    if slack.enabled and "{ticket}" in slack.channel_template and not tickets.enabled:
+        problems.append("slack.channel_template: {ticket} needs the tickets section")
     if problems:
         raise ConfigError(problems)
     incidents = raw.get("incidents", {})
@@ -254,6 +260,7 @@ def _build(raw: Mapping[str, Any], base: Path) -> Config:
         prometheus=_prometheus(prom, base),
         paging=paging,
         slack=slack,
+        tickets=tickets,
         log_level=logging_raw.get("level", "info"),
         log_format=logging_raw.get("format", "json"),
     )

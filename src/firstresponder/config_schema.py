@@ -6,6 +6,7 @@ from typing import Any
 
 from .config_slack import SLACK_SCHEMA
 from .config_store import STORE_SCHEMA
+from .config_tickets import TICKETS_SCHEMA
 from .durations import DURATION_PATTERN, SIZE_PATTERN
 
 IMPACTS = ["operational", "degraded", "partial_disruption", "outage"]
@@ -166,6 +167,7 @@ CONFIG_SCHEMA: dict[str, Any] = _obj(
             }
         ),
         "slack": SLACK_SCHEMA,
+        "tickets": TICKETS_SCHEMA,
         "pagerduty": _obj(
             {
                 "events_url": _HTTPS,

@@ -7,7 +7,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from .domain.alerts import AlertStatus
 from .domain.vocabulary import Severity
 
-CHANNELS = ("pager", "slack")
+CHANNELS = ("pager", "slack", "ticket")
 
 
 class Metrics:
@@ -96,6 +96,12 @@ class Metrics:
             "firstresponder_slack_calls",
             "Slack calls from the outbox (create_channel, post, …) by final result.",
             ["op", "result"],
+            registry=r,
+        )
+        self.ticket_calls = Counter(
+            "firstresponder_ticket_calls",
+            "Issue tracker calls from the outbox (create, comment, close, …) by final result.",
+            ["tracker", "op", "result"],
             registry=r,
         )
         self.escalations = Counter(

@@ -42,7 +42,7 @@ def test_the_commented_example_loads_as_documented(
 ) -> None:
     """config.example.yaml's slack section, uncommented, is a valid config."""
     text = (REPO / "config.example.yaml").read_text()
-    start, end = text.index("# slack:"), text.index("\nlogging:")
+    start, end = text.index("# slack:"), text.index("\n# Tickets:")
     lines = [line[2:] for line in text[start:end].splitlines() if not line.startswith("#   #")]
     example = yaml.safe_load("\n".join(lines))["slack"]
     token = tmp_path / "bot-token"

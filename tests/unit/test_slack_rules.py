@@ -72,10 +72,10 @@ def test_the_service_is_cut_wherever_the_template_puts_it() -> None:
     ("template", "problem"),
     [
         ("inc-{service}", "must contain {number}"),
-        ("inc-{number}-{team}", "only {number} and {service}"),
-        ("inc-{number}-{0}", "only {number} and {service}"),
+        ("inc-{number}-{team}", "only {number}, {service} and {ticket}"),
+        ("inc-{number}-{0}", "only {number}, {service} and {ticket}"),
         ("inc-{number", "must contain {number}"),
-        ("inc-{number}-{service", "only {number} and {service}"),
+        ("inc-{number}-{service", "only {number}, {service} and {ticket}"),
     ],
 )
 def test_bad_templates_say_what_is_wrong(template: str, problem: str) -> None:

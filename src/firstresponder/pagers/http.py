@@ -87,8 +87,11 @@ def reason(body: str) -> str:
 
 def _message_of(parsed: Any) -> str:
     """PagerDuty: `message` + `errors[]` (REST: nested under `error`); Django REST
-    framework (Grafana OnCall): `detail` or per-field lists; anything else: compact JSON."""
+    framework (Grafana OnCall): `detail` or per-field lists; GitHub: `message` +
+    `errors[]`; Jira: `errorMessages[]` + `errors{}`; anything else: compact JSON."""
     if isinstance(parsed, Mapping):
+        if "errorMessages" in parsed:  # Jira: a list, and a map of field -> message
+            return _jira_message(parsed)
         if isinstance(parsed.get("error"), Mapping):
             return _message_of(parsed["error"])
         for key in ("message", "detail", "error"):
@@ -98,6 +101,14 @@ def _message_of(parsed: Any) -> str:
                     return f"{parsed[key]}: " + "; ".join(str(error) for error in errors)
                 return str(parsed[key])
     return json.dumps(parsed, separators=(",", ":"), default=str)
+
+
+def _jira_message(parsed: Mapping[str, Any]) -> str:
+    messages = [str(m) for m in parsed.get("errorMessages") or []]
+    fields = parsed.get("errors")
+    if isinstance(fields, Mapping):
+        messages += [f"{name}: {text}" for name, text in fields.items()]
+    return "; ".join(messages) or "(no error message)"
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:

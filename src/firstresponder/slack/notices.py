@@ -76,8 +76,17 @@ def channel_ref(reference: str) -> tuple[str, str]:
 
 
 class SlackNotices:
-    def __init__(self, config: SlackConfig, public_url: str, prometheus_url: str = "") -> None:
+    def __init__(
+        self,
+        config: SlackConfig,
+        public_url: str,
+        prometheus_url: str = "",
+        ticket_wait: timedelta | None = None,
+    ) -> None:
+        """`ticket_wait`: with tickets on, how long the channel's creation waits for the
+        ticket's key when the template names the channel after it (`{ticket}`)."""
         self._config = config
+        self._ticket_wait = ticket_wait
         self._public_url = public_url.rstrip("/")
         self._prometheus_url = prometheus_url.rstrip("/")
 
@@ -95,7 +104,7 @@ class SlackNotices:
         calls: list[dict[str, Any]] = []
         kinds = {entry.kind for entry in entries}
         if "declared" in kinds:
-            calls += self._opening(incident)
+            calls += self._opening(incident, now)
             self._start_timers(uow, incident, now)
         for entry in entries:
             if entry.kind == "declared":
@@ -143,8 +152,19 @@ class SlackNotices:
 
     # --- what is said -------------------------------------------------------------------
 
-    def _opening(self, incident: Incident) -> list[dict[str, Any]]:
-        name = channel_name(incident.id, incident.service, self._config.channel_template)
+    def _opening(self, incident: Incident, now: datetime) -> list[dict[str, Any]]:
+        template = self._config.channel_template
+        name = channel_name(incident.id, incident.service, template)
+        create: dict[str, Any] = {"op": "create_channel", "name": name}
+        if "{ticket}" in template and self._ticket_wait is not None:
+            # Named when sent, after the ticket's key (see slack/sender.py); `name` is
+            # the fallback should the ticket not be there in time.
+            until = now + self._ticket_wait
+            create |= {
+                "template": template,
+                "service": incident.service,
+                "wait_until": until.isoformat(),
+            }
         bridge = self._config.bridge_for(incident.id)
         links = messages.Links(
             incident_url=f"{self._public_url}/api/v1/incidents/{incident.id}",
@@ -155,7 +175,7 @@ class SlackNotices:
         card = messages.announcement(incident, links)
         people = list(self._config.responders) + list(incident.roles.values())
         calls = [
-            {"op": "create_channel", "name": name},
+            create,
             {"op": "set_topic", "text": messages.channel_topic(incident, bridge)},
             {"op": "set_purpose", "text": messages.channel_purpose(incident, bridge)},
             *self._invite(people),

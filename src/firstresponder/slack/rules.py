@@ -33,29 +33,42 @@ def is_valid_channel_name(name: str) -> bool:
 
 def check_channel_template(template: str) -> None:
     """Raise ValueError (saying what is wrong) unless `template` makes channel names."""
-    if "{number}" not in template:
-        raise ValueError(f"channel template {template!r} must contain {{number}}")
+    if "{number}" not in template and "{ticket}" not in template:
+        raise ValueError(f"channel template {template!r} must contain {{number}} or {{ticket}}")
     try:
-        template.format(number="1", service="x")
+        template.format(number="1", service="x", ticket="im-1")
     except (KeyError, IndexError, ValueError) as exc:
         raise ValueError(
-            f"channel template {template!r} may use only {{number}} and {{service}} ({exc})"
+            f"channel template {template!r} may use only {{number}}, {{service}} and "
+            f"{{ticket}} ({exc})"
         ) from None
 
 
-def channel_name(incident_id: int, service: str, template: str = DEFAULT_CHANNEL_TEMPLATE) -> str:
-    """The incident channel's name, e.g. `inc-42-checkout`.
+def channel_name(
+    incident_id: int,
+    service: str,
+    template: str = DEFAULT_CHANNEL_TEMPLATE,
+    ticket: str = "",
+) -> str:
+    """The incident channel's name, e.g. `inc-42-checkout` or, with `{ticket}`, `im-123-checkout`.
 
-    Over 80 characters, the service part is shortened; the number never is.
+    Over 80 characters, the service part is shortened; the number and the ticket never
+    are. A template with `{ticket}` and no ticket to fill it falls back to the default.
     """
     check_channel_template(template)
-    number = str(incident_id)
+    if "{ticket}" in template and not slug(ticket):
+        template = DEFAULT_CHANNEL_TEMPLATE
+    number, ticket_part = str(incident_id), slug(ticket)
     service_part = slug(service)
-    name = slug(template.format(number=number, service=service_part))
+
+    def render(service_part: str) -> str:
+        return slug(template.format(number=number, service=service_part, ticket=ticket_part))
+
+    name = render(service_part)
     while len(name) > CHANNEL_NAME_MAX and service_part:
         keep = max(0, len(service_part) - (len(name) - CHANNEL_NAME_MAX))
         service_part = service_part[:keep].rstrip("-")
-        name = slug(template.format(number=number, service=service_part))
+        name = render(service_part)
     if len(name) > CHANNEL_NAME_MAX:
         raise ValueError(
             f"channel template {template!r} cannot name incident {number} "

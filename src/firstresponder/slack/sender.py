@@ -10,15 +10,21 @@ channel's creation, and every failure, on the incident's timeline.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from ..clock import Clock, SystemClock
 from ..domain.incident import TimelineEntry
 from ..metrics import Metrics
-from ..pagers.base import PageMessage, PermanentDeliveryError
+from ..pagers.base import PageMessage, PermanentDeliveryError, TransientDeliveryError
 from .client import SlackClient
 from .notices import CHANNEL_PLACEHOLDER, SLACK, channel_ref
+from .rules import channel_name
+
+# The key of an incident's ticket ("" when it has none) and whether it may still come.
+TicketKey = Callable[[int], Awaitable[tuple[str, bool]]]
+TICKET_POLL_S = 2.0
 
 OPERATIONS = ("create_channel", "set_topic", "set_purpose", "invite", "post", "announce")
 
@@ -26,14 +32,18 @@ OPERATIONS = ("create_channel", "set_topic", "set_purpose", "invite", "post", "a
 class SlackSender:
     name = SLACK
 
-    def __init__(self, client: SlackClient) -> None:
+    def __init__(
+        self, client: SlackClient, ticket_key: TicketKey | None = None, clock: Clock | None = None
+    ) -> None:
         self._client = client
+        self._ticket_key = ticket_key
+        self._clock = clock or SystemClock()
 
     async def send(self, message: PageMessage) -> str | None:
         payload = message.payload
         op = str(payload.get("op", ""))
         if op == "create_channel":
-            channel_id, name = await self._client.create_channel(str(payload["name"]))
+            channel_id, name = await self._client.create_channel(await self._name(message))
             return f"{channel_id}|{name}"
         if op == "announce":
             text, blocks = _filled(payload, message.reference, str(payload.get("channel_name")))
@@ -57,6 +67,28 @@ class SlackSender:
             text, blocks = _filled(payload, message.reference, "")
             await self._client.post(channel, text, blocks)
         return None
+
+    async def _name(self, message: PageMessage) -> str:
+        """The channel's name; with `{ticket}` in the template, the ticket's key in it once
+        the ticket is open. Until `wait_until` the creation waits for it (a transient
+        failure, retried); then, or when opening the ticket failed, the fallback name."""
+        payload = message.payload
+        template, fallback = payload.get("template"), str(payload["name"])
+        if not template or self._ticket_key is None:
+            return fallback
+        key, may_come = await self._ticket_key(message.incident_id)
+        if key:
+            return channel_name(
+                message.incident_id, str(payload.get("service", "")), str(template), key
+            )
+        until = datetime.fromisoformat(str(payload.get("wait_until")))
+        if may_come and self._clock.now() < until:
+            raise TransientDeliveryError(
+                f"slack create_channel: waiting until {until:%H:%M:%S}Z for the ticket "
+                f"to name the channel (then #{fallback})",
+                retry_after=TICKET_POLL_S,
+            )
+        return fallback
 
     async def close(self) -> None:
         return None
