@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .config_retention import RETENTION_SCHEMA
 from .config_slack import SLACK_SCHEMA
 from .config_store import STORE_SCHEMA
 from .durations import DURATION_PATTERN, SIZE_PATTERN
@@ -80,6 +81,7 @@ CONFIG_SCHEMA: dict[str, Any] = _obj(
             }
         ),
         "store": STORE_SCHEMA,
+        "retention": RETENTION_SCHEMA,
         "auth": _obj(
             {
                 "webhook": _obj(
