@@ -103,6 +103,22 @@ def open_references_query(keys: Sequence[str]) -> Any:
     )
 
 
+def events_query(keys: Sequence[str]) -> Any:
+    """Which of these events are stored (by the unique event_key)."""
+    return select(alert_events.c.event_key).where(alert_events.c.event_key.in_(keys))
+
+
+def uncopied_references_query(keys: Sequence[str]) -> Any:
+    """The rows that name these events without a copy, with the events (for the copy)."""
+    a = incident_alerts.c
+    return (
+        select(a.incident_id, a.fingerprint, a.event_key, a.data, *rows.EVENT_COLUMNS)
+        .select_from(rows.ALERT_EVENT_JOIN)
+        .where(a.event_key.in_(keys), a.data.is_(None))
+        .order_by(a.incident_id, a.fingerprint)
+    )
+
+
 def _resolution_key(event_key: str) -> str:
     """The key the same alert's resolution has (`rows.event_key`: fingerprint|start|status)."""
     return event_key.rpartition("|")[0] + "|" + AlertStatus.RESOLVED.value
@@ -157,11 +173,10 @@ class SqlRetentionStatements:
     def _prunable_events(self, old: Sequence[Any]) -> dict[str, int]:
         """Of these old events, those nothing needs any more: event key → id."""
         firing = [r["event_key"] for r in old if r["status"] == AlertStatus.FIRING.value]
-        ended = set()
+        ended: set[str] = set()
         if firing:
             wanted = [_resolution_key(key) for key in firing]
-            stmt = select(alert_events.c.event_key).where(alert_events.c.event_key.in_(wanted))
-            ended = set(self._conn.execute(stmt).scalars())
+            ended = set(self._conn.execute(events_query(wanted)).scalars())
         candidates = {
             r["event_key"]: int(r["id"])
             for r in old
@@ -175,15 +190,8 @@ class SqlRetentionStatements:
 
     def _copy_into_resolved_incidents(self, keys: Sequence[str]) -> None:
         """Resolved incidents that name these events keep a copy of each in `data`."""
-        a = incident_alerts.c
-        stmt = (
-            select(a.incident_id, a.fingerprint, a.event_key, a.data, *rows.EVENT_COLUMNS)
-            .select_from(rows.ALERT_EVENT_JOIN)
-            .where(a.event_key.in_(keys), a.data.is_(None))
-            .order_by(a.incident_id, a.fingerprint)
-        )
         copies = []
-        for row in self._conn.execute(stmt).mappings():
+        for row in self._conn.execute(uncopied_references_query(keys)).mappings():
             alert = rows.tracked_from_row(row)
             if alert is not None:
                 copies.append(
