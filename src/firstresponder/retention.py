@@ -15,6 +15,7 @@ import functools
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol, TypeVar
 
 from .clock import Clock
 from .config_retention import AGES, RetentionConfig
@@ -24,10 +25,23 @@ from .store.ports import Store, UnitOfWork
 log = logging.getLogger(__name__)
 
 
-def _sweep_step(
-    uow: UnitOfWork, *, before: datetime, after_id: int, limit: int
+C = TypeVar("C")
+
+
+class Step(Protocol[C]):
+    def __call__(self, uow: UnitOfWork, *, after: C, limit: int) -> tuple[int, C | None]: ...
+
+
+def _events_step(
+    uow: UnitOfWork, *, before: datetime, after: int, limit: int
 ) -> tuple[int, int | None]:
-    return uow.prune_alert_events(before, after_id, limit)
+    return uow.prune_alert_events(before, after, limit)
+
+
+def _outbox_step(
+    uow: UnitOfWork, *, before: datetime, after: tuple[datetime, int] | None, limit: int
+) -> tuple[int, tuple[datetime, int] | None]:
+    return uow.prune_outbox(before, after, limit)
 
 
 class Retention:
@@ -63,10 +77,11 @@ class Retention:
 
     async def _prune(self, table: str, before: datetime) -> int:
         if table == "alert_events":
-            return await self._sweep_alert_events(before)
+            return await self._sweep(table, functools.partial(_events_step, before=before), 0)
+        if table == "outbox":
+            return await self._sweep(table, functools.partial(_outbox_step, before=before), None)
         limit = self._config.batch
         prune: Callable[[UnitOfWork], int] = {
-            "outbox": lambda uow: uow.prune_outbox(before, limit),
             "webhook_deliveries": lambda uow: uow.prune_webhook_deliveries(before, limit),
             "near_misses": lambda uow: uow.prune_near_misses(before, limit),
         }[table]
@@ -79,16 +94,16 @@ class Retention:
                 return total
             await asyncio.sleep(0)  # other writers queued meanwhile go first
 
-    async def _sweep_alert_events(self, before: datetime) -> int:
-        """The events in id order from the first; kept ones are passed over, not re-read
-        within the pass."""
+    async def _sweep(self, table: str, step: Step[C], start: C) -> int:
+        """A sweep in index order: rows it keeps are passed over, not read again in the
+        pass, so a pass reads each old row once however many are kept."""
         limit = self._config.batch
-        total, after = 0, 0
+        total, after = 0, start
         while True:
             deleted, following = await self._store.transact(
-                functools.partial(_sweep_step, before=before, after_id=after, limit=limit)
+                functools.partial(step, after=after, limit=limit)
             )
-            self._count("alert_events", deleted)
+            self._count(table, deleted)
             total += deleted
             if following is None:
                 return total

@@ -122,7 +122,11 @@ class RetentionWork(Protocol):
     """Retention, one batch per call inside a short transaction; each returns how many
     rows it deleted. What is kept and why: store/retention_sql.py."""
 
-    def prune_outbox(self, before: datetime, limit: int) -> int: ...
+    def prune_outbox(
+        self, before: datetime, after: tuple[datetime, int] | None, limit: int
+    ) -> tuple[int, tuple[datetime, int] | None]:
+        """A step of a sweep in the order messages finished, from `after` (the last
+        (finished_at, id) read): (deleted, where it goes on, or None when done)."""
 
     def prune_webhook_deliveries(self, before: datetime, limit: int) -> int: ...
 

@@ -37,6 +37,7 @@ from .tables import (
 )
 
 _RESOLVED = "resolved"
+OutboxCursor = tuple[datetime, int]  # (finished_at, id) of the last message a sweep read
 _COPY_ALERT = (
     update(incident_alerts)
     .where(
@@ -49,20 +50,27 @@ _COPY_ALERT = (
 )
 
 
-def prune_outbox_query(before: datetime, limit: int) -> Any:
-    """Finished messages of incidents resolved before `before`, oldest finish first."""
-    return (
-        select(outbox.c.id)
-        .join(incidents, incidents.c.id == outbox.c.incident_id)
-        .where(
-            text(OUTBOX_PRUNABLE),  # the partial index's own predicate: both databases use it
-            outbox.c.finished_at < before,
-            incidents.c.state == _RESOLVED,
-            incidents.c.resolved_at < before,
-        )
-        .order_by(outbox.c.finished_at)
+def prune_outbox_query(before: datetime, after: OutboxCursor | None, limit: int) -> Any:
+    """The next finished messages of a sweep in the order they finished, from `after`,
+    by the partial index alone (joining the incidents here would let a planner read every
+    resolved incident's messages instead)."""
+    o = outbox.c
+    stmt = (
+        select(o.id, o.incident_id, o.finished_at)
+        .where(text(OUTBOX_PRUNABLE), o.finished_at < before)  # the index's own predicate
+        .order_by(o.finished_at, o.id)
         .limit(limit)
     )
+    if after is not None:
+        at, last = after
+        stmt = stmt.where(o.finished_at >= at, ~((o.finished_at == at) & (o.id <= last)))
+    return stmt
+
+
+def resolved_at_query(incident_ids: Sequence[int]) -> Any:
+    """These incidents' state and resolution time, by the primary key alone."""
+    i = incidents.c
+    return select(i.id, i.state, i.resolved_at).where(i.id.in_(incident_ids))
 
 
 def prune_deliveries_query(before: datetime, limit: int) -> Any:
@@ -129,11 +137,27 @@ class SqlRetentionStatements:
 
     _conn: Connection
 
-    def prune_outbox(self, before: datetime, limit: int) -> int:
-        ids = list(self._conn.execute(prune_outbox_query(before, limit)).scalars())
+    def prune_outbox(
+        self, before: datetime, after: OutboxCursor | None, limit: int
+    ) -> tuple[int, OutboxCursor | None]:
+        """A step of a sweep over finished messages: delete those of incidents resolved
+        before `before` among the next `limit`. Returns (deleted, where the sweep goes on,
+        None when done); messages of other incidents are passed over."""
+        found = list(self._conn.execute(prune_outbox_query(before, after, limit)))
+        if not found:
+            return 0, None
+        incident_ids = sorted({int(row.incident_id) for row in found})
+        resolved = {
+            int(row.id)
+            for row in self._conn.execute(resolved_at_query(incident_ids))
+            if row.state == _RESOLVED and row.resolved_at is not None and row.resolved_at < before
+        }
+        ids = [int(row.id) for row in found if int(row.incident_id) in resolved]
         if ids:
             self._conn.execute(delete(outbox).where(outbox.c.id.in_(ids)))
-        return len(ids)
+        last = found[-1]
+        following = (last.finished_at, int(last.id)) if len(found) == limit else None
+        return len(ids), following
 
     def prune_webhook_deliveries(self, before: datetime, limit: int) -> int:
         ids = list(self._conn.execute(prune_deliveries_query(before, limit)).scalars())
