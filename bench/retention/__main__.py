@@ -19,6 +19,7 @@ import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from firstresponder.config_retention import RetentionConfig
 from firstresponder.domain.alerts import Alert, AlertStatus
@@ -107,7 +108,7 @@ def _messages(incident_id: int) -> list[tuple[str, PageMessage, str | None]]:
     ops = ["create_channel", "set_topic", "set_purpose", "invite", "post", "post", "post", "post"]
     for op in ops:
         blocks: list[dict[str, str]] = [{"type": "section"}] * 3
-        payload = {"op": op, "text": "Incident update " * 20, "blocks": blocks}
+        payload: dict[str, Any] = {"op": op, "text": "Incident update " * 20, "blocks": blocks}
         reference = f"C{incident_id:08d}|inc-{incident_id}" if op == "create_channel" else None
         message = PageMessage(0, incident_id, "slack", Role.CMOC, PageAction.TRIGGER, key, payload)
         out.append(("slack", message, reference))
