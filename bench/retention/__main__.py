@@ -108,9 +108,9 @@ def _messages(incident_id: int) -> list[tuple[str, PageMessage, str | None]]:
     ops = ["create_channel", "set_topic", "set_purpose", "invite", "post", "post", "post", "post"]
     for op in ops:
         blocks: list[dict[str, str]] = [{"type": "section"}] * 3
-        payload: dict[str, Any] = {"op": op, "text": "Incident update " * 20, "blocks": blocks}
+        call: dict[str, Any] = {"op": op, "text": "Incident update " * 20, "blocks": blocks}
         reference = f"C{incident_id:08d}|inc-{incident_id}" if op == "create_channel" else None
-        message = PageMessage(0, incident_id, "slack", Role.CMOC, PageAction.TRIGGER, key, payload)
+        message = PageMessage(0, incident_id, "slack", Role.CMOC, PageAction.TRIGGER, key, call)
         out.append(("slack", message, reference))
     return out
 
