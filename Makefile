@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck format bench-ingest system-deps clean
+.PHONY: run test lint typecheck format bench-ingest bench-retention system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,9 @@ bench-ingest: $(STAMP)
 	@command -v wrk >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python -m bench.ingest
+
+bench-retention: $(STAMP)
+	$(BIN)/python -m bench.retention
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache firstresponder.db*

@@ -41,6 +41,7 @@ from .paging_wiring import build_dispatcher, build_pagers, build_paging
 from .prometheus import PrometheusClient, build_ssl_context
 from .reactions import reactions
 from .reevaluate import Reevaluator
+from .retention import Retention
 from .scheduler import Scheduler
 from .slack.wiring import build_notices, build_slack_dispatcher
 from .slo_eval import SloEvaluator
@@ -197,6 +198,9 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
             for extra in (slack_dispatcher, ticket_dispatcher):
                 if extra is not None:
                     tasks.append(asyncio.create_task(extra.run(interval)))
+            # Its own task: a long prune never delays a scheduler tick (escalations).
+            retention = Retention(store, config.retention, clock, metrics)
+            tasks.append(asyncio.create_task(retention.run()))
         if paging is None:
             log.warning("paging is off (escalation.enabled: false): nobody will be paged")
         log.info(

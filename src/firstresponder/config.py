@@ -17,6 +17,7 @@ import jsonschema
 import yaml
 
 from .config_paging import PagingConfig, build_paging
+from .config_retention import RetentionConfig, build_retention, retention_problems
 from .config_schema import CONFIG_SCHEMA
 from .config_slack import SlackConfig, build_slack
 from .config_store import StoreConfig, build_store, store_problems
@@ -83,6 +84,7 @@ class Config:
     paging: PagingConfig = field(default_factory=PagingConfig)
     slack: SlackConfig = field(default_factory=SlackConfig)
     tickets: TicketConfig = field(default_factory=TicketConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     log_level: str = "info"
     log_format: str = "json"
 
@@ -157,6 +159,7 @@ def load_config(path: str | Path) -> Config:
     problems += schema_problems(_VALIDATOR, raw)
     problems += _port_problems(raw)
     problems += store_problems(raw.get("store"))
+    problems += retention_problems(raw.get("retention"))
     if problems:
         raise ConfigError(problems)
     return _build(raw, source.parent)
@@ -261,6 +264,7 @@ def _build(raw: Mapping[str, Any], base: Path) -> Config:
         paging=paging,
         slack=slack,
         tickets=tickets,
+        retention=build_retention(raw.get("retention")),
         log_level=logging_raw.get("level", "info"),
         log_format=logging_raw.get("format", "json"),
     )

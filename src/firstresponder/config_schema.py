@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .config_retention import RETENTION_SCHEMA
 from .config_slack import SLACK_SCHEMA
 from .config_store import STORE_SCHEMA
 from .config_tickets import TICKETS_SCHEMA
@@ -82,6 +83,7 @@ CONFIG_SCHEMA: dict[str, Any] = _obj(
             }
         ),
         "store": STORE_SCHEMA,
+        "retention": RETENTION_SCHEMA,
         "auth": _obj(
             {
                 "webhook": _obj(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from .config_retention import AGES as RETENTION_TABLES
 from .domain.alerts import AlertStatus
 from .domain.vocabulary import Severity
 
@@ -134,6 +135,18 @@ class Metrics:
             ["channel", "kind"],
             registry=r,
         )
+        self.retention_pruned = Counter(
+            "firstresponder_retention_pruned_rows",
+            "Rows deleted by retention after their configured age, by table.",
+            ["table"],
+            registry=r,
+        )
+        self.retention_failures = Counter(
+            "firstresponder_retention_failures",
+            "Retention passes over a table that failed (retried at the next interval).",
+            ["table"],
+            registry=r,
+        )
         lifecycle_buckets = (30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400)
         self.time_to_acknowledge = Histogram(
             "firstresponder_time_to_acknowledge_seconds",
@@ -154,6 +167,9 @@ class Metrics:
         for channel in CHANNELS:
             self.outbox_backlog.labels(channel).set(0)
             self.outbox_oldest.labels(channel).set(0)
+        for table in RETENTION_TABLES:
+            self.retention_pruned.labels(table)
+            self.retention_failures.labels(table)
         # What every webhook counts, each child looked up once rather than per request.
         self.received = {
             status: self.alerts_received.labels(status.value) for status in AlertStatus

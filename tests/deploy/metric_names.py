@@ -48,7 +48,13 @@ PAGING: tuple[MetricSpec, ...] = (
     MetricSpec("firstresponder_last_webhook_timestamp_seconds", "gauge"),
 )
 
-METRICS: tuple[MetricSpec, ...] = EXISTING + PAGING
+# Retention (docs/retention.md).
+RETENTION: tuple[MetricSpec, ...] = (
+    MetricSpec("firstresponder_retention_pruned_rows_total", "counter", ("table",)),
+    MetricSpec("firstresponder_retention_failures_total", "counter", ("table",)),
+)
+
+METRICS: tuple[MetricSpec, ...] = EXISTING + PAGING + RETENTION
 BY_NAME: dict[str, MetricSpec] = {m.name: m for m in METRICS}
 PENDING_NAMES: frozenset[str] = frozenset(m.name for m in PAGING)
 

@@ -118,7 +118,28 @@ class ActionItemWork(Protocol):
         """The incident's items, oldest first; NotFoundError if the incident does not exist."""
 
 
-class UnitOfWork(OutboxWork, ActionItemWork, Protocol):
+class RetentionWork(Protocol):
+    """Retention, one batch per call inside a short transaction; each returns how many
+    rows it deleted. What is kept and why: store/retention_sql.py."""
+
+    def prune_outbox(
+        self, before: datetime, after: tuple[datetime, int] | None, limit: int
+    ) -> tuple[int, tuple[datetime, int] | None]:
+        """A step of a sweep in the order messages finished, from `after` (the last
+        (finished_at, id) read): (deleted, where it goes on, or None when done)."""
+
+    def prune_webhook_deliveries(self, before: datetime, limit: int) -> int: ...
+
+    def prune_near_misses(self, before: datetime, limit: int) -> int: ...
+
+    def prune_alert_events(
+        self, before: datetime, after_id: int, limit: int
+    ) -> tuple[int, int | None]:
+        """A step of a sweep in id order from `after_id`: (deleted, where it goes on, or
+        None when the sweep is done)."""
+
+
+class UnitOfWork(OutboxWork, ActionItemWork, RetentionWork, Protocol):
     """One transaction. Everything written through it commits together or not at all.
 
     Its methods are synchronous: `Store.transact` runs the whole unit of work in one go,

@@ -138,8 +138,9 @@ Index("ix_incidents_state", incidents.c.state)
 # One row per alert of an incident: a batch reads and writes only the alerts it touches.
 # An alert's state is the event that last changed it (`TrackedAlert.of` that event as
 # classified), so the row names that event instead of copying it: the copy was the
-# largest write of an ingest. Alert events are never deleted (a retention job must keep
-# the referenced ones). `data` is the copy rows written before revision 0004 still hold.
+# largest write of an ingest. Retention deletes an event only once no open incident
+# names it, after copying it into `data` of the resolved incidents' rows that name it
+# (the copy rows written before revision 0004 hold too).
 incident_alerts = Table(
     "incident_alerts",
     metadata,
@@ -149,6 +150,8 @@ incident_alerts = Table(
     Column("data", JSON(none_as_null=True)),
     Column("event_key", String(200)),  # after `data`: revision 0004 added it
 )
+# Retention: which incidents still name an alert event.
+Index("ix_incident_alerts_event", incident_alerts.c.event_key)
 
 timeline = Table(
     "timeline",
@@ -178,6 +181,7 @@ near_misses = Table(
     Column("recovered_at", UtcDateTime(), nullable=False),
     Column("reason", Text, nullable=False),
 )
+Index("ix_near_misses_recovered", near_misses.c.recovered_at)  # retention
 
 # Pages (and later Slack calls) written in the same transaction as the change that caused
 # them, delivered by the dispatcher. A claim is a lease: a replica that dies mid-delivery
@@ -205,6 +209,16 @@ outbox = Table(
 )
 Index("ix_outbox_pending", outbox.c.status, outbox.c.next_attempt_at)
 Index("ix_outbox_incident", outbox.c.incident_id, outbox.c.role)
+# Retention: finished messages in the order they finished, without the delivered triggers
+# it keeps (their reference names the PagerDuty incident or the Slack channel for later
+# messages and slash commands). Queries repeat this very predicate so both databases use it.
+OUTBOX_PRUNABLE = "finished_at IS NOT NULL AND (action != 'trigger' OR reference IS NULL)"
+Index(
+    "ix_outbox_finished",
+    outbox.c.finished_at,
+    sqlite_where=text(OUTBOX_PRUNABLE),
+    postgresql_where=text(OUTBOX_PRUNABLE),
+)
 
 # Escalation timers: one row per incident and kind; firing deletes the row.
 deadlines = Table(
@@ -226,6 +240,7 @@ webhook_deliveries = Table(
     Column("delivery_id", String(200), primary_key=True),
     Column("received_at", UtcDateTime(), nullable=False),
 )
+Index("ix_webhook_deliveries_received", webhook_deliveries.c.received_at)  # retention
 
 # Action items from the post mortem review: owner, criticality and target date.
 action_items = Table(
