@@ -16,6 +16,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from .config_alertmanager import AlertmanagerConfig, build_alertmanager
+from .config_heartbeat import HeartbeatConfig, build_heartbeat
 from .config_paging import PagingConfig, build_paging
 from .config_schema import CONFIG_SCHEMA
 from .config_slack import SlackConfig, build_slack
@@ -80,6 +82,8 @@ class Config:
     prometheus: PrometheusConfig
     paging: PagingConfig = field(default_factory=PagingConfig)
     slack: SlackConfig = field(default_factory=SlackConfig)
+    heartbeat: HeartbeatConfig = field(default_factory=HeartbeatConfig)
+    alertmanager: AlertmanagerConfig = field(default_factory=AlertmanagerConfig)
     log_level: str = "info"
     log_format: str = "json"
 
@@ -217,6 +221,10 @@ def _build(raw: Mapping[str, Any], base: Path) -> Config:
     problems += paging_problems
     slack, slack_problems = build_slack(raw.get("slack"))
     problems += slack_problems
+    heartbeat, heartbeat_problems = build_heartbeat(raw.get("heartbeat"))
+    problems += heartbeat_problems
+    alertmanager, alertmanager_problems = build_alertmanager(raw.get("alertmanager"), base)
+    problems += alertmanager_problems
     if problems:
         raise ConfigError(problems)
     incidents = raw.get("incidents", {})
@@ -252,6 +260,8 @@ def _build(raw: Mapping[str, Any], base: Path) -> Config:
         prometheus=_prometheus(prom, base),
         paging=paging,
         slack=slack,
+        heartbeat=heartbeat,
+        alertmanager=alertmanager,
         log_level=logging_raw.get("level", "info"),
         log_format=logging_raw.get("format", "json"),
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .config_alertmanager import ALERTMANAGER_SCHEMA
+from .config_heartbeat import HEARTBEAT_SCHEMA
 from .config_slack import SLACK_SCHEMA
 from .config_store import STORE_SCHEMA
 from .durations import DURATION_PATTERN, SIZE_PATTERN
@@ -165,6 +167,8 @@ CONFIG_SCHEMA: dict[str, Any] = _obj(
             }
         ),
         "slack": SLACK_SCHEMA,
+        "heartbeat": HEARTBEAT_SCHEMA,
+        "alertmanager": ALERTMANAGER_SCHEMA,
         "pagerduty": _obj(
             {
                 "events_url": _HTTPS,
