@@ -34,6 +34,7 @@ from .config import Config
 from .domain.classify import LabelClassifier
 from .domain.grouping import GroupEngine
 from .escalations import EscalationRunner
+from .heartbeat import HeartbeatWatch
 from .ingest import Ingestor, refresh_open_counts
 from .metrics import Metrics
 from .paging_wiring import build_dispatcher, build_pagers, build_paging
@@ -135,6 +136,7 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
             metrics,
             evaluator,
             paging=hooks,
+            heartbeat=config.heartbeat.matchers if config.heartbeat.enabled else (),
         )
         commands = IncidentCommands(
             store, classifier, config.severity_map, clock, metrics, paging=hooks
@@ -170,6 +172,11 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
                 else None
             ),
             dispatcher=dispatcher,
+            heartbeat=(
+                HeartbeatWatch(store, commands, clock, metrics, config.heartbeat)
+                if config.heartbeat.enabled
+                else None
+            ),
         )
         await refresh_open_counts(store, metrics)
         tasks = []

@@ -48,7 +48,14 @@ PAGING: tuple[MetricSpec, ...] = (
     MetricSpec("firstresponder_last_webhook_timestamp_seconds", "gauge"),
 )
 
-METRICS: tuple[MetricSpec, ...] = EXISTING + PAGING
+# The dead-man's switch and the Alertmanager silences.
+PIPELINE: tuple[MetricSpec, ...] = (
+    MetricSpec("firstresponder_heartbeat_age_seconds", "gauge"),
+    MetricSpec("firstresponder_heartbeat_check_failures_total", "counter"),
+    MetricSpec("firstresponder_silences_total", "counter", ("op", "result")),
+)
+
+METRICS: tuple[MetricSpec, ...] = EXISTING + PAGING + PIPELINE
 BY_NAME: dict[str, MetricSpec] = {m.name: m for m in METRICS}
 PENDING_NAMES: frozenset[str] = frozenset(m.name for m in PAGING)
 
