@@ -22,6 +22,7 @@ from .api.keys import (
     INGESTOR,
     METRICS,
     SCHEDULER,
+    SILENCE_DISPATCHER,
     SLACK_DISPATCHER,
     STORE,
 )
@@ -42,6 +43,7 @@ from .prometheus import PrometheusClient, build_ssl_context
 from .reactions import reactions
 from .reevaluate import Reevaluator
 from .scheduler import Scheduler
+from .silence_wiring import build_silence_dispatcher, build_silences
 from .slack.wiring import build_notices, build_slack_dispatcher
 from .slo_eval import SloEvaluator
 from .store.sql import SqlStore
@@ -127,7 +129,8 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
         )
         paging = build_paging(config)
         notices = build_notices(config)
-        hooks = reactions(paging, notices)
+        silences = build_silences(config)
+        hooks = reactions(paging, notices, silences)
         ingestor = Ingestor(
             store,
             classifier,
@@ -157,6 +160,10 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
         if notices is not None:
             slack_dispatcher = build_slack_dispatcher(config, session, store, clock, metrics)
             app[SLACK_DISPATCHER] = slack_dispatcher
+        silence_dispatcher = None
+        if silences is not None:
+            silence_dispatcher = build_silence_dispatcher(config, session, store, clock, metrics)
+            app[SILENCE_DISPATCHER] = silence_dispatcher
         app[SCHEDULER] = Scheduler(
             ingestor,
             store,
@@ -167,8 +174,8 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
             ),
             reevaluate_every=config.prometheus.evaluation_interval,
             escalations=(
-                EscalationRunner(store, paging, clock, metrics, slack=notices)
-                if paging or notices
+                EscalationRunner(store, paging, clock, metrics, slack=notices, silences=silences)
+                if paging or notices or silences
                 else None
             ),
             dispatcher=dispatcher,
@@ -188,6 +195,8 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
             ]
             if slack_dispatcher is not None:
                 tasks.append(asyncio.create_task(slack_dispatcher.run(interval)))
+            if silence_dispatcher is not None:
+                tasks.append(asyncio.create_task(silence_dispatcher.run(interval)))
         if paging is None:
             log.warning("paging is off (escalation.enabled: false): nobody will be paged")
         log.info(
@@ -198,6 +207,8 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
                 "prometheus": bool(config.prometheus.url),
                 "pagers": sorted(pagers),
                 "slack": notices is not None,
+                "silences": silences is not None,
+                "heartbeat": config.heartbeat.enabled,
             },
         )
         yield

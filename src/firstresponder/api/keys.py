@@ -22,3 +22,4 @@ SCHEDULER = web.AppKey("scheduler", Scheduler)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 CLOCK = web.AppKey("clock", Clock)
 SLACK_DISPATCHER = web.AppKey("slack_dispatcher", Dispatcher)  # absent without Slack
+SILENCE_DISPATCHER = web.AppKey("silence_dispatcher", Dispatcher)  # absent without silences
