@@ -7,6 +7,7 @@ UI under, `--web.external-url`), without `/api/v2`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -17,6 +18,7 @@ from yarl import URL
 
 from .durations import DURATION_PATTERN, parse_duration
 
+_API_PATH = re.compile(r"/api/v[12](/|$)")
 _DURATION = {"type": "string", "pattern": DURATION_PATTERN}
 _SECRET = {"type": "string", "minLength": 1}
 _PATH = {"type": "string", "minLength": 1}
@@ -77,13 +79,13 @@ def url_problems(key: str, text: str) -> list[str]:
     try:
         url = URL(text)
     except ValueError as exc:
-        return [f"{key}: not a URL ({exc})"]
+        return [f"{key}: bad value: not a URL ({exc})"]
     shown = str(url.with_user(None)) if url.user else text
     if url.scheme not in ("http", "https") or not url.host:
         return [f"{key}: bad value {shown!r} (give http(s)://host[:port][/prefix])"]
     if url.query_string or url.fragment:
         return [f"{key}: bad value {shown!r} (no query string or fragment)"]
-    if url.path.rstrip("/").endswith(("/api/v2", "/api/v1", "/api")):
+    if _API_PATH.search(url.path):
         return [
             f"{key}: bad value {shown!r} (give Alertmanager's base URL, without /api/v2: "
             "firstresponder adds the API path)"

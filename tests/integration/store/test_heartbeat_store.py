@@ -6,6 +6,10 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
+from alembic import command
+from sqlalchemy import Connection
+
 from firstresponder.commands import IncidentCommands
 from firstresponder.config_heartbeat import HeartbeatConfig
 from firstresponder.domain.classify import LabelClassifier
@@ -17,6 +21,7 @@ from firstresponder.heartbeat import HeartbeatWatch
 from firstresponder.ingest import HEARTBEAT
 from firstresponder.metrics import Metrics
 from firstresponder.paging import Paging
+from firstresponder.store.migrate import alembic_config
 from firstresponder.store.ports import IncidentFilter, UnitOfWork
 from firstresponder.store.sql import SqlStore
 
@@ -70,3 +75,20 @@ async def test_two_replicas_checking_at_once_declare_once(store: SqlStore, store
         assert back.state.value == "monitoring"
     finally:
         await other.close()
+
+
+def _down_and_up(conn: Connection) -> tuple[bool, bool]:
+    config = alembic_config(conn)
+    command.downgrade(config, "0004")
+    after_down = sa.inspect(conn).has_table("heartbeats")
+    command.upgrade(config, "0008")
+    return after_down, sa.inspect(conn).has_table("heartbeats")
+
+
+async def test_revision_0008_adds_and_drops_the_heartbeats_table(blank_url: str) -> None:
+    store = SqlStore(blank_url)
+    try:
+        await store.migrate()
+        assert await store._backend.write(_down_and_up) == (False, True)
+    finally:
+        await store.close()
