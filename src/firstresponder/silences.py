@@ -4,7 +4,7 @@ On acknowledgement, one silence per distinct set of identifying labels of the in
 firing alerts (alertname, the service labels and the grouping labels the alert carries;
 equality matchers), for `silence_duration`; so repeated notifications stop while someone
 works on it. A deadline at half the duration extends them (and silences alerts that joined
-since), again and again while the incident is open. Resolution expires them: the
+since), again and again while the incident is open, monitoring included. Resolution expires them: the
 after-incident checklist's "remove the alert silences". The heartbeat (Watchdog) is never
 silenced.
 
@@ -106,8 +106,10 @@ class Silences:
         if not incident.is_open:
             return
         who = incident.acknowledged_by or "someone"
+        # Every alert of the incident, recovered ones too: they may fire again before the
+        # incident is resolved, and a silence let lapse would read as expired by hand.
         self._enqueue(
-            uow, incident, incident.firing_alerts, self._call("extend", incident, who), now
+            uow, incident, incident.alerts.values(), self._call("extend", incident, who), now
         )
         uow.schedule([self._next_extension(incident, now)])
 
