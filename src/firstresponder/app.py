@@ -22,6 +22,7 @@ from .api.keys import (
     INGESTOR,
     METRICS,
     SCHEDULER,
+    SILENCE_DISPATCHER,
     SLACK_DISPATCHER,
     STORE,
     TICKET_DISPATCHER,
@@ -32,9 +33,11 @@ from .api.webhook import alertmanager_webhook
 from .clock import Clock, SystemClock
 from .commands import IncidentCommands
 from .config import Config
+from .dispatch import Dispatcher
 from .domain.classify import LabelClassifier
 from .domain.grouping import GroupEngine
 from .escalations import EscalationRunner
+from .heartbeat import HeartbeatWatch
 from .ingest import Ingestor, refresh_open_counts
 from .metrics import Metrics
 from .paging_wiring import build_dispatcher, build_pagers, build_paging
@@ -43,9 +46,13 @@ from .reactions import reactions
 from .reevaluate import Reevaluator
 from .retention import Retention
 from .scheduler import Scheduler
+from .silence_wiring import build_silence_dispatcher, build_silences
+from .silences import Silences
+from .slack.notices import SlackNotices
 from .slack.wiring import build_notices, build_slack_dispatcher
 from .slo_eval import SloEvaluator
 from .store.sql import SqlStore
+from .tickets.notices import TicketNotices
 from .tickets.wiring import build_ticket_dispatcher, build_ticket_notices, ticket_key_lookup
 
 log = logging.getLogger(__name__)
@@ -131,7 +138,8 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
         paging = build_paging(config)
         notices = build_notices(config)
         tickets = build_ticket_notices(config)
-        hooks = reactions(paging, notices, tickets)
+        silences = build_silences(config)
+        hooks = reactions(paging, notices, tickets, silences)
         ingestor = Ingestor(
             store,
             classifier,
@@ -140,6 +148,7 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
             metrics,
             evaluator,
             paging=hooks,
+            heartbeat=config.heartbeat.matchers if config.heartbeat.enabled else (),
         )
         commands = IncidentCommands(
             store, classifier, config.severity_map, clock, metrics, paging=hooks
@@ -156,21 +165,7 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
         )
         app[STORE], app[INGESTOR], app[COMMANDS] = store, ingestor, commands
         app[DISPATCHER] = dispatcher
-        slack_dispatcher = ticket_dispatcher = None
-        if notices is not None:
-            slack_dispatcher = build_slack_dispatcher(
-                config,
-                session,
-                store,
-                clock,
-                metrics,
-                ticket_key=ticket_key_lookup(store) if tickets else None,
-                on_entry=tickets.delivery_entry if tickets else None,
-            )
-            app[SLACK_DISPATCHER] = slack_dispatcher
-        if tickets is not None:
-            ticket_dispatcher = build_ticket_dispatcher(config, session, store, clock, metrics)
-            app[TICKET_DISPATCHER] = ticket_dispatcher
+        side = _side_dispatchers(app, session, store, clock, notices, tickets, silences)
         app[SCHEDULER] = Scheduler(
             ingestor,
             store,
@@ -181,26 +176,28 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
             ),
             reevaluate_every=config.prometheus.evaluation_interval,
             escalations=(
-                EscalationRunner(store, paging, clock, metrics, slack=notices)
-                if paging or notices
+                EscalationRunner(store, paging, clock, metrics, slack=notices, silences=silences)
+                if paging or notices or silences
                 else None
             ),
             dispatcher=dispatcher,
+            heartbeat=(
+                HeartbeatWatch(store, commands, clock, metrics, config.heartbeat)
+                if config.heartbeat.enabled
+                else None
+            ),
         )
         await refresh_open_counts(store, metrics)
         tasks = []
         if run_scheduler:
             interval = config.paging.interval.total_seconds()
+            # Retention in its own task: a long prune never delays a tick (escalations).
+            retention = Retention(store, config.retention, clock, metrics)
             tasks = [
                 asyncio.create_task(app[SCHEDULER].run()),
-                asyncio.create_task(dispatcher.run(interval)),
+                *(asyncio.create_task(d.run(interval)) for d in (dispatcher, *side)),
+                asyncio.create_task(retention.run()),
             ]
-            for extra in (slack_dispatcher, ticket_dispatcher):
-                if extra is not None:
-                    tasks.append(asyncio.create_task(extra.run(interval)))
-            # Its own task: a long prune never delays a scheduler tick (escalations).
-            retention = Retention(store, config.retention, clock, metrics)
-            tasks.append(asyncio.create_task(retention.run()))
         if paging is None:
             log.warning("paging is off (escalation.enabled: false): nobody will be paged")
         log.info(
@@ -212,6 +209,8 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
                 "pagers": sorted(pagers),
                 "slack": notices is not None,
                 "tickets": config.tickets.tracker if tickets else None,
+                "silences": silences is not None,
+                "heartbeat": config.heartbeat.enabled,
             },
         )
         yield
@@ -227,3 +226,36 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
         log.info("firstresponder stopped")
 
     return lifecycle
+
+
+def _side_dispatchers(
+    app: web.Application,
+    session: aiohttp.ClientSession,
+    store: SqlStore,
+    clock: Clock,
+    notices: SlackNotices | None,
+    tickets: TicketNotices | None,
+    silences: Silences | None,
+) -> list[Dispatcher]:
+    """A dispatcher of its own for each configured channel besides pages (Slack, the
+    tracker, Alertmanager's silences), so none of them ever holds a page's delivery slot."""
+    config, metrics = app[CONFIG], app[METRICS]
+    found: list[Dispatcher] = []
+    if notices is not None:
+        app[SLACK_DISPATCHER] = build_slack_dispatcher(
+            config,
+            session,
+            store,
+            clock,
+            metrics,
+            ticket_key=ticket_key_lookup(store) if tickets else None,
+            on_entry=tickets.delivery_entry if tickets else None,
+        )
+        found.append(app[SLACK_DISPATCHER])
+    if tickets is not None:
+        app[TICKET_DISPATCHER] = build_ticket_dispatcher(config, session, store, clock, metrics)
+        found.append(app[TICKET_DISPATCHER])
+    if silences is not None:
+        app[SILENCE_DISPATCHER] = build_silence_dispatcher(config, session, store, clock, metrics)
+        found.append(app[SILENCE_DISPATCHER])
+    return found

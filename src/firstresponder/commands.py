@@ -36,6 +36,9 @@ class IncidentCommands:
         self._clock = clock
         self._metrics = metrics
 
+    def group_key(self, service: str, labels: Mapping[str, str]) -> str:
+        return self._classifier.group_key(service, labels)
+
     async def declare(
         self,
         *,
@@ -49,6 +52,40 @@ class IncidentCommands:
     ) -> Incident:
         """Declare by hand: "no alerts is not the same as no problem"."""
         now = self._clock.now()
+
+        def adopt(uow: UnitOfWork) -> Incident:
+            return self.declare_in(
+                uow,
+                now,
+                service=service,
+                title=title,
+                impact=impact,
+                severity=severity,
+                description=description,
+                labels=labels,
+                actor=actor,
+            )
+
+        incident = await self._store.transact(adopt)
+        await self.after_declared(incident)
+        return incident
+
+    def declare_in(
+        self,
+        uow: UnitOfWork,
+        now: datetime,
+        *,
+        service: str,
+        title: str,
+        impact: Impact,
+        severity: Severity | None,
+        description: str,
+        labels: Mapping[str, str],
+        actor: str,
+        source: str = "manual",
+    ) -> Incident:
+        """`declare` inside the caller's transaction (pages and Slack enqueued with it);
+        ConflictError, before anything is written, when the group has an open incident."""
         group_key = self._classifier.group_key(service, labels)
         chosen = severity or self._severity_map[impact]
         incident = Incident(
@@ -61,7 +98,7 @@ class IncidentCommands:
             state=IncidentState.INVESTIGATING,
             declared_at=now,
             updated_at=now,
-            source="manual",
+            source=source,
             description=description,
             classification={"impact": impact.value, "reason": f"declared by {actor}"},
         )
@@ -72,22 +109,23 @@ class IncidentCommands:
             actor=actor,
             data={"impact": impact.value, "severity": chosen.value},
         )
-
-        def adopt(uow: UnitOfWork) -> None:
-            state = uow.load_group(group_key)
-            if state.incident is not None:
-                raise ConflictError(
-                    f"incident {state.incident.id} is already open for {group_key}; add to it instead"
-                )
-            outcome = GroupEngine(self._severity_map).adopt(state, incident, entry, now)
-            saved = uow.save_group(state, outcome, now)
-            if self._paging is not None and saved is not None:
-                self._paging.after_change(uow, saved, outcome.timeline, now)
-
-        await self._store.transact(adopt)
-        self._metrics.incidents_declared.labels(service, chosen.value, impact.value).inc()
-        await refresh_open_counts(self._store, self._metrics)
+        state = uow.load_group(group_key)
+        if state.incident is not None:
+            raise ConflictError(
+                f"incident {state.incident.id} is already open for {group_key}; add to it instead"
+            )
+        outcome = GroupEngine(self._severity_map).adopt(state, incident, entry, now)
+        saved = uow.save_group(state, outcome, now)
+        if self._paging is not None and saved is not None:
+            self._paging.after_change(uow, saved, outcome.timeline, now)
         return incident
+
+    async def after_declared(self, incident: Incident) -> None:
+        """Metrics for an incident `declare_in` declared, once committed."""
+        self._metrics.incidents_declared.labels(
+            incident.service, incident.severity.value, incident.impact.value
+        ).inc()
+        await refresh_open_counts(self._store, self._metrics)
 
     async def change(
         self, incident_id: int, change: Change
@@ -103,21 +141,34 @@ class IncidentCommands:
         now = self._clock.now()
 
         def apply(uow: UnitOfWork) -> tuple[Incident, list[TimelineEntry], bool]:
-            incident = uow.lock_incident(incident_id)
-            if delivery_id is not None and not uow.first_delivery(delivery_id, now):
-                return incident, [], False
-            entries = change(incident, now)
-            if entries:
-                uow.save_incident(incident, entries)
-                if self._paging is not None:
-                    self._paging.after_change(uow, incident, entries, now)
-            return incident, entries, True
+            if delivery_id is not None:
+                incident = uow.lock_incident(incident_id)  # locked before the delivery row
+                if not uow.first_delivery(delivery_id, now):
+                    return incident, [], False
+            return (*self.change_in(uow, incident_id, change, now), True)
 
         incident, entries, fresh = await self._store.transact(apply)
+        await self.after_change(incident, entries)
+        return incident, entries, fresh
+
+    def change_in(
+        self, uow: UnitOfWork, incident_id: int, change: Change, now: datetime
+    ) -> tuple[Incident, list[TimelineEntry]]:
+        """`change` inside the caller's transaction, the incident locked; pages, Slack
+        calls and deadlines enqueued with it."""
+        incident = uow.lock_incident(incident_id)
+        entries = change(incident, now)
+        if entries:
+            uow.save_incident(incident, entries)
+            if self._paging is not None:
+                self._paging.after_change(uow, incident, entries, now)
+        return incident, entries
+
+    async def after_change(self, incident: Incident, entries: list[TimelineEntry]) -> None:
+        """Metrics for a committed change."""
         self._observe(incident, entries)
         if entries:
             await refresh_open_counts(self._store, self._metrics)
-        return incident, entries, fresh
 
     def _observe(self, incident: Incident, entries: list[TimelineEntry]) -> None:
         """Time to acknowledge and to resolve (MTTA, MTTR), by severity."""

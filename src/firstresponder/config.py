@@ -16,6 +16,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from .config_alertmanager import AlertmanagerConfig, build_alertmanager
+from .config_heartbeat import HeartbeatConfig, build_heartbeat
 from .config_paging import PagingConfig, build_paging
 from .config_retention import RetentionConfig, build_retention, retention_problems
 from .config_schema import CONFIG_SCHEMA
@@ -85,6 +87,8 @@ class Config:
     slack: SlackConfig = field(default_factory=SlackConfig)
     tickets: TicketConfig = field(default_factory=TicketConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    heartbeat: HeartbeatConfig = field(default_factory=HeartbeatConfig)
+    alertmanager: AlertmanagerConfig = field(default_factory=AlertmanagerConfig)
     log_level: str = "info"
     log_format: str = "json"
 
@@ -228,6 +232,10 @@ def _build(raw: Mapping[str, Any], base: Path) -> Config:
     problems += ticket_problems
     if slack.enabled and "{ticket}" in slack.channel_template and not tickets.enabled:
         problems.append("slack.channel_template: {ticket} needs the tickets section")
+    heartbeat, heartbeat_problems = build_heartbeat(raw.get("heartbeat"))
+    problems += heartbeat_problems
+    alertmanager, alertmanager_problems = build_alertmanager(raw.get("alertmanager"), base)
+    problems += alertmanager_problems
     if problems:
         raise ConfigError(problems)
     incidents = raw.get("incidents", {})
@@ -265,6 +273,8 @@ def _build(raw: Mapping[str, Any], base: Path) -> Config:
         slack=slack,
         tickets=tickets,
         retention=build_retention(raw.get("retention")),
+        heartbeat=heartbeat,
+        alertmanager=alertmanager,
         log_level=logging_raw.get("level", "info"),
         log_format=logging_raw.get("format", "json"),
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .config_alertmanager import ALERTMANAGER_SCHEMA
+from .config_heartbeat import HEARTBEAT_SCHEMA
 from .config_retention import RETENTION_SCHEMA
 from .config_slack import SLACK_SCHEMA
 from .config_store import STORE_SCHEMA
@@ -170,6 +172,8 @@ CONFIG_SCHEMA: dict[str, Any] = _obj(
         ),
         "slack": SLACK_SCHEMA,
         "tickets": TICKETS_SCHEMA,
+        "heartbeat": HEARTBEAT_SCHEMA,
+        "alertmanager": ALERTMANAGER_SCHEMA,
         "pagerduty": _obj(
             {
                 "events_url": _HTTPS,

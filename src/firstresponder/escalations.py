@@ -1,7 +1,8 @@
 """Fire due deadlines: one transaction per deadline, exactly once across replicas.
 
 Escalation deadlines page (`paging.Paging.fire`); communication timers (status update
-due, shift handoff) post a reminder in Slack (`slack.notices.SlackNotices.fire`).
+due, shift handoff) post a reminder in Slack (`slack.notices.SlackNotices.fire`); the
+silence timer extends the incident's Alertmanager silences (`silences.Silences.fire`).
 
 A deadline is a row. Taking it (select `FOR UPDATE SKIP LOCKED`, then delete), locking its
 incident, escalating and enqueueing the pages all commit together; a replica that dies
@@ -17,11 +18,12 @@ from datetime import datetime
 from functools import partial
 
 from .clock import Clock
-from .domain.escalation import Deadline
+from .domain.escalation import Deadline, DeadlineKind
 from .domain.incident import TimelineEntry
 from .errors import NotFoundError
 from .metrics import Metrics
 from .paging import Paging
+from .silences import Silences
 from .slack.notices import SlackNotices
 from .store.ports import Database, UnitOfWork
 
@@ -44,7 +46,9 @@ class EscalationRunner:
         clock: Clock,
         metrics: Metrics,
         slack: SlackNotices | None = None,
+        silences: Silences | None = None,
     ) -> None:
+        self._silences = silences
         self._store = store
         self._paging = paging
         self._slack = slack
@@ -87,6 +91,9 @@ class EscalationRunner:
         entries: list[TimelineEntry] = []
         if kind.escalates and self._paging is not None:
             entries = self._paging.fire(uow, incident, due.deadline, now)
+        elif kind is DeadlineKind.SILENCE:
+            if self._silences is not None:
+                self._silences.fire(uow, incident, due.deadline, now)
         elif not kind.escalates and self._slack is not None:
             self._slack.fire(uow, incident, due.deadline, now)
         if entries:

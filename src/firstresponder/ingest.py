@@ -20,10 +20,12 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 
 from .clock import Clock
-from .domain.alerts import Notification
+from .domain.alerts import Alert, Notification
 from .domain.classify import LabelClassifier, with_slo
 from .domain.grouping import ClassifiedAlert, GroupEngine, Outcome
+from .domain.heartbeat import is_heartbeat
 from .domain.incident import Incident
+from .domain.matchers import Matcher
 from .errors import StoreUnavailable
 from .metrics import Metrics
 from .reactions import ChangeHook
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 200
 ATTEMPTS = 3
 COMMIT_WINDOW_S = 0.001  # the longest a batch waits for more webhooks to join it
+HEARTBEAT = "watchdog"  # the name of the dead-man's switch's row
 
 
 @dataclass
@@ -59,6 +62,7 @@ class _Job:
     notification: Notification
     events: list[ClassifiedAlert]
     done: asyncio.Future[IngestReport]
+    heartbeat: bool = False  # a firing heartbeat alert came with it
 
 
 class Ingestor:
@@ -71,7 +75,11 @@ class Ingestor:
         metrics: Metrics,
         slo: SloEvaluator | None = None,
         paging: ChangeHook | None = None,
+        heartbeat: Sequence[Matcher] = (),
     ) -> None:
+        """`heartbeat`: the dead-man's switch's matchers (none: off). Its alerts refresh
+        the heartbeat's last-seen time and never become incidents."""
+        self._heartbeat = tuple(heartbeat)
         self._store = store
         self._classifier = classifier
         self._engine = engine
@@ -85,10 +93,11 @@ class Ingestor:
         self._enough: asyncio.Future[None] | None = None  # set once that many are queued
 
     async def submit(self, notification: Notification) -> IngestReport:
-        events = [ClassifiedAlert(a, self._classifier.classify(a)) for a in notification.alerts]
+        alerts, beat = self._without_heartbeat(notification.alerts)
+        events = [ClassifiedAlert(a, self._classifier.classify(a)) for a in alerts]
         if self._slo is not None and self._slo.enabled:
             events = await self._with_live_numbers(events)
-        job = _Job(notification, events, asyncio.get_running_loop().create_future())
+        job = _Job(notification, events, asyncio.get_running_loop().create_future(), beat)
         self._queue.append(job)
         if self._enough is not None and len(self._queue) >= self._expected:
             if not self._enough.done():
@@ -98,6 +107,19 @@ class Ingestor:
         # Not shielded: a caller that goes away cancels only its wait; the job stays queued
         # (its events are stored all the same) and the flusher skips answering it.
         return await job.done
+
+    def _without_heartbeat(self, alerts: Sequence[Alert]) -> tuple[Sequence[Alert], bool]:
+        """The alerts that are not the heartbeat, and whether a firing heartbeat came."""
+        if not self._heartbeat:
+            return alerts, False
+        kept: list[Alert] = []
+        beat = False
+        for alert in alerts:
+            if is_heartbeat(self._heartbeat, alert.labels):
+                beat = beat or alert.is_firing
+            else:
+                kept.append(alert)
+        return kept, beat
 
     async def _with_live_numbers(self, events: list[ClassifiedAlert]) -> list[ClassifiedAlert]:
         """Firing alerts of services with an SLO: let Prometheus's numbers decide (fail open)."""
@@ -195,6 +217,9 @@ class Ingestor:
     def _apply(self, uow: UnitOfWork, batch: Sequence[_Job], now: datetime) -> _Applied:
         """The whole batch in one transaction: record every event, then apply the new ones."""
         applied = _Applied()
+        if any(job.heartbeat for job in batch):
+            # First: the heartbeat checker locks this row before a group, so must we.
+            uow.heartbeat_seen(HEARTBEAT, now)
         by_group = _record(uow, batch, now, applied.reports)
         states = uow.load_groups(
             {key: {e.alert.fingerprint for e in events} for key, events in by_group.items()}

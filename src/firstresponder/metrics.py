@@ -8,7 +8,7 @@ from .config_retention import AGES as RETENTION_TABLES
 from .domain.alerts import AlertStatus
 from .domain.vocabulary import Severity
 
-CHANNELS = ("pager", "slack", "ticket")
+CHANNELS = ("pager", "slack", "ticket", "alertmanager")
 
 
 class Metrics:
@@ -145,6 +145,23 @@ class Metrics:
             "firstresponder_retention_failures",
             "Retention passes over a table that failed (retried at the next interval).",
             ["table"],
+            registry=r,
+        )
+        self.heartbeat_age = Gauge(
+            "firstresponder_heartbeat_age_seconds",
+            "Seconds since the heartbeat alert (Watchdog) last arrived, or since watching "
+            "began if it never did (0 when the dead-man's switch is off).",
+            registry=r,
+        )
+        self.heartbeat_check_failures = Counter(
+            "firstresponder_heartbeat_check_failures",
+            "Dead-man's switch checks that failed (the store may be down).",
+            registry=r,
+        )
+        self.silences = Counter(
+            "firstresponder_silences",
+            "Alertmanager silence calls (create, extend, expire) from the outbox by final result.",
+            ["op", "result"],
             registry=r,
         )
         lifecycle_buckets = (30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400)

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from .clock import Clock
 from .dispatch import Dispatcher
 from .escalations import EscalationRunner
+from .heartbeat import HeartbeatWatch
 from .ingest import Ingestor, refresh_open_counts
 from .metrics import Metrics
 from .reevaluate import Reevaluator
@@ -29,7 +30,9 @@ class Scheduler:
         reevaluate_every: timedelta = timedelta(seconds=30),
         escalations: EscalationRunner | None = None,
         dispatcher: Dispatcher | None = None,
+        heartbeat: HeartbeatWatch | None = None,
     ) -> None:
+        self._heartbeat = heartbeat
         self._ingestor = ingestor
         self._store = store
         self._clock = clock
@@ -45,6 +48,8 @@ class Scheduler:
         await self._ingestor.promote_due()
         if self._escalations is not None:
             await self._escalations.fire_due()
+        if self._heartbeat is not None:
+            await self._check_heartbeat()
         now = self._clock.now()
         if self._reevaluator is not None and (
             self._next_reevaluation is None or now >= self._next_reevaluation
@@ -54,6 +59,15 @@ class Scheduler:
         await refresh_open_counts(self._store, self._metrics)
         if self._dispatcher is not None:
             await self._dispatcher.refresh_gauges()
+
+    async def _check_heartbeat(self) -> None:
+        """Guarded on its own: a failed check must not hold up the rest of the tick."""
+        assert self._heartbeat is not None
+        try:
+            await self._heartbeat.check()
+        except Exception:
+            self._metrics.heartbeat_check_failures.inc()
+            log.exception("heartbeat check failed")
 
     async def run(self) -> None:
         while True:

@@ -54,7 +54,14 @@ RETENTION: tuple[MetricSpec, ...] = (
     MetricSpec("firstresponder_retention_failures_total", "counter", ("table",)),
 )
 
-METRICS: tuple[MetricSpec, ...] = EXISTING + PAGING + RETENTION
+# The dead-man's switch and the Alertmanager silences.
+PIPELINE: tuple[MetricSpec, ...] = (
+    MetricSpec("firstresponder_heartbeat_age_seconds", "gauge"),
+    MetricSpec("firstresponder_heartbeat_check_failures_total", "counter"),
+    MetricSpec("firstresponder_silences_total", "counter", ("op", "result")),
+)
+
+METRICS: tuple[MetricSpec, ...] = EXISTING + PAGING + RETENTION + PIPELINE
 BY_NAME: dict[str, MetricSpec] = {m.name: m for m in METRICS}
 PENDING_NAMES: frozenset[str] = frozenset(m.name for m in PAGING)
 

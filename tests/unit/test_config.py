@@ -306,9 +306,9 @@ def test_secret_file_problems_inside_lists_name_the_item(tmp_path: Path) -> None
     [
         (
             {"serverr": {}},
-            "(top level): unknown key(s) 'serverr'; allowed: auth, escalation, grafana_oncall, "
-            "incidents, logging, pagerduty, prometheus, retention, rules_dir, server, slack, store, "
-            "tickets, webhooks",
+            "(top level): unknown key(s) 'serverr'; allowed: alertmanager, auth, escalation, "
+            "grafana_oncall, heartbeat, incidents, logging, pagerduty, prometheus, retention, "
+            "rules_dir, server, slack, store, tickets, webhooks",
         ),
         (
             {"server": {"lisen": "0.0.0.0:80"}},

@@ -23,3 +23,4 @@ DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 CLOCK = web.AppKey("clock", Clock)
 SLACK_DISPATCHER = web.AppKey("slack_dispatcher", Dispatcher)  # absent without Slack
 TICKET_DISPATCHER = web.AppKey("ticket_dispatcher", Dispatcher)  # absent without tickets
+SILENCE_DISPATCHER = web.AppKey("silence_dispatcher", Dispatcher)  # absent without silences

@@ -23,6 +23,8 @@ class DeadlineKind(enum.Enum):
     # Communication timers (Slack), stored and fired the same way; never escalate.
     STATUS_UPDATE = "status_update"
     HANDOFF = "handoff"
+    # Extend the incident's Alertmanager silences before they end (silences.py).
+    SILENCE = "silence_extend"
 
     @property
     def escalates(self) -> bool:

@@ -10,6 +10,7 @@ from typing import Any, Protocol, TypeVar
 from ..domain.action_items import ActionItem, ActionItemDraft
 from ..domain.escalation import Deadline, DeadlineKind
 from ..domain.grouping import ClassifiedAlert, GroupState, NearMiss, Outcome
+from ..domain.heartbeat import HeartbeatState
 from ..domain.incident import Incident, TimelineEntry
 from ..domain.vocabulary import IncidentState, Role, Severity
 from ..pagers.base import PageMessage
@@ -139,7 +140,23 @@ class RetentionWork(Protocol):
         None when the sweep is done)."""
 
 
-class UnitOfWork(OutboxWork, ActionItemWork, RetentionWork, Protocol):
+class HeartbeatWork(Protocol):
+    """The dead-man's switch's row, inside a transaction."""
+
+    def heartbeat_seen(self, name: str, now: datetime) -> None:
+        """The heartbeat arrived now (creates the row if the watch has not yet)."""
+
+    def lock_heartbeat(self, name: str, now: datetime) -> HeartbeatState:
+        """The row, created with `since=now` if absent, locked until commit."""
+
+    def heartbeat_fired(self, name: str, now: datetime, incident_id: int | None) -> None:
+        """An absence was declared (incident `incident_id`)."""
+
+    def heartbeat_answered(self, name: str) -> None:
+        """The heartbeat came back after its absence was declared."""
+
+
+class UnitOfWork(OutboxWork, ActionItemWork, RetentionWork, HeartbeatWork, Protocol):
     """One transaction. Everything written through it commits together or not at all.
 
     Its methods are synchronous: `Store.transact` runs the whole unit of work in one go,

@@ -262,3 +262,16 @@ action_items = Table(
     Column("created_by", Text, nullable=False),
     Column("status", String(16), nullable=False),
 )
+
+# The dead-man's switch: when the heartbeat alert was last seen. `since` is when watching
+# began (a new install counts the absence from there); `fired_at` is set while an absence
+# incident (`incident_id`) is declared and not yet answered by a heartbeat.
+heartbeats = Table(
+    "heartbeats",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("since", UtcDateTime(), nullable=False),
+    Column("last_seen_at", UtcDateTime()),
+    Column("fired_at", UtcDateTime()),
+    Column("incident_id", Id),
+)

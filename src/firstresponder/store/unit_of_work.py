@@ -20,6 +20,7 @@ from ..domain.incident import Incident, TimelineEntry, TrackedAlert
 from ..errors import NotFoundError
 from . import rows
 from .action_items_sql import SqlActionItemStatements
+from .heartbeat_sql import SqlHeartbeatStatements
 from .paging_sql import SqlPagingStatements
 from .retention_sql import SqlRetentionStatements
 from .sqlite_writes import SqliteWrites
@@ -173,7 +174,9 @@ class CoreWrites:
             self._conn.execute(self._sql.insert_entries, values)
 
 
-class SqlUnitOfWork(SqlPagingStatements, SqlActionItemStatements, SqlRetentionStatements):
+class SqlUnitOfWork(
+    SqlPagingStatements, SqlActionItemStatements, SqlRetentionStatements, SqlHeartbeatStatements
+):
     """Implements `UnitOfWork` on one connection, inside the transaction `transact` began."""
 
     def __init__(self, conn: Connection) -> None:

@@ -25,7 +25,9 @@ from firstresponder.store.sql import SqlStore
 ADMIN_URL = os.environ.get("FR_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 # Tried in order to issue CREATE/DROP DATABASE; `test` exists on the CI server.
 ADMIN_DATABASES = ("postgres", "test")
-TABLES = "alert_events, alert_groups, incidents, timeline, near_misses, webhook_deliveries"
+TABLES = (
+    "alert_events, alert_groups, incidents, timeline, near_misses, webhook_deliveries, heartbeats"
+)
 
 Backend = str
 NewDatabase = Callable[[], str]
