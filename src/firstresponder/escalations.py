@@ -56,7 +56,7 @@ class EscalationRunner:
         escalated = 0
         for _ in range(MAX_PER_TICK):
             now = self._clock.now()
-            fired = await self._store.transact(partial(self._fire_one, now=now))
+            fired = await self._store.transact(partial(self._fire_one, now=now), background=True)
             if fired is None:
                 break
             lag = max(0.0, (now - fired.deadline.due_at).total_seconds())
