@@ -127,7 +127,8 @@ class Dispatcher:
         """Deliver what is due now; returns how many messages were handled."""
         now, s = self._clock.now(), self._settings
         claimed = await self._store.transact(
-            lambda uow: uow.claim_outbox(self._owner, now, s.lease, s.batch, self._channel)
+            lambda uow: uow.claim_outbox(self._owner, now, s.lease, s.batch, self._channel),
+            background=True,
         )
         if claimed:
             await asyncio.gather(*(self._deliver(item) for item in claimed))
@@ -135,7 +136,7 @@ class Dispatcher:
 
     async def refresh_gauges(self) -> None:
         """Outbox backlog and oldest pending age (the scheduler's tick calls this)."""
-        stats = await self._store.transact(lambda uow: uow.outbox_stats())
+        stats = await self._store.outbox_stats(CHANNELS)
         now = self._clock.now()
         for channel in CHANNELS:
             backlog, oldest = stats.get(channel, (0, None))
@@ -245,7 +246,7 @@ class Dispatcher:
                 if self._on_entry is not None:
                     self._on_entry(uow, message.incident_id, entry, now)
 
-        await self._store.transact(give_back)
+        await self._store.transact(give_back, background=True)
         log.warning(
             "delivery failing, will retry",
             extra={
@@ -285,7 +286,7 @@ class Dispatcher:
                 self._on_entry(uow, message.incident_id, entry, now)
             return done
 
-        return await self._store.transact(finish)
+        return await self._store.transact(finish, background=True)
 
     async def run(self, interval_s: float = 1.0) -> None:
         while True:

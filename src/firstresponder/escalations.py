@@ -56,18 +56,18 @@ class EscalationRunner:
         self._metrics = metrics
 
     async def fire_due(self) -> int:
-        """Fire every deadline due now; returns how many escalated."""
-        escalated = 0
+        """Fire the deadlines due now, at most MAX_PER_TICK; returns how many it took."""
+        taken = 0
         for _ in range(MAX_PER_TICK):
             now = self._clock.now()
-            fired = await self._store.transact(partial(self._fire_one, now=now))
+            fired = await self._store.transact(partial(self._fire_one, now=now), background=True)
             if fired is None:
                 break
+            taken += 1
             lag = max(0.0, (now - fired.deadline.due_at).total_seconds())
             if fired.deadline.kind.escalates:
                 self._metrics.escalation_lag.observe(lag)
             if any(e.kind == "escalated" for e in fired.entries):
-                escalated += 1
                 self._metrics.escalations.labels(fired.deadline.kind.value).inc()
                 log.warning(
                     "escalated",
@@ -77,7 +77,7 @@ class EscalationRunner:
                         "lag_s": round(lag, 3),
                     },
                 )
-        return escalated
+        return taken
 
     def _fire_one(self, uow: UnitOfWork, now: datetime) -> Fired | None:
         due = uow.take_due_deadline(now)

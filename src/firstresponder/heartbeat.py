@@ -59,7 +59,7 @@ class HeartbeatWatch:
     async def check(self) -> HeartbeatVerdict:
         """One pass: declare, or answer a declared absence, if it is time to."""
         now = self._clock.now()
-        checked = await self._store.transact(partial(self._check, now=now))
+        checked = await self._store.transact(partial(self._check, now=now), background=True)
         self._metrics.heartbeat_age.set(checked.state.age(now).total_seconds())
         if checked.declared is not None:
             await self._commands.after_declared(checked.declared)

@@ -294,7 +294,7 @@ class Ingestor:
         declared = 0
         for group_key in await self._store.groups_due(now):
             incident, outcome = await self._store.transact(
-                functools.partial(self._promote, group_key=group_key, now=now)
+                functools.partial(self._promote, group_key=group_key, now=now), background=True
             )
             if incident is not None:
                 await self._after_commit([(incident, outcome)])

@@ -87,7 +87,7 @@ class Retention:
         }[table]
         total = 0
         while True:
-            deleted = await self._store.transact(prune)
+            deleted = await self._store.transact(prune, background=True)
             self._count(table, deleted)
             total += deleted
             if deleted < limit:
@@ -101,7 +101,7 @@ class Retention:
         total, after = 0, start
         while True:
             deleted, following = await self._store.transact(
-                functools.partial(step, after=after, limit=limit)
+                functools.partial(step, after=after, limit=limit), background=True
             )
             self._count(table, deleted)
             total += deleted

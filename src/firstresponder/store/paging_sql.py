@@ -12,7 +12,18 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, exists, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.orm import aliased
 
 from ..domain.escalation import Deadline, DeadlineKind, PageAction
@@ -21,10 +32,20 @@ from ..domain.vocabulary import Role
 from ..pagers.base import PageMessage
 from . import rows
 from .ports import ClaimedMessage, DueDeadline
-from .tables import deadlines, outbox, timeline, webhook_deliveries
+from .tables import UtcDateTime, deadlines, outbox, timeline, webhook_deliveries
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 PAGER = "pager"  # the outbox channel of pages (paging.PAGER)
+SLACK = "slack"  # the outbox channel of Slack calls
+BACKLOG_COUNTED = 100_000  # the backlog gauge counts this far, no further
+TRIGGERS_SHOWN = 100  # triggers of an incident `pager_keys` reads (a handful in practice)
+
+
+def _is(column: Any, value: str) -> ColumnElement[bool]:
+    """`column = 'value'` with the value in the SQL text, so that the planners can match a
+    partial index's predicate (a bound parameter proves nothing at plan time)."""
+    assert value.isidentifier()  # a constant of this module, never outside input
+    return column == literal_column(f"'{value}'")  # type: ignore[no-any-return]
 
 
 class SqlPagingStatements:
@@ -44,6 +65,7 @@ class SqlPagingStatements:
                 outbox.c.action == PageAction.TRIGGER.value,
             )
             .order_by(outbox.c.id)
+            .limit(TRIGGERS_SHOWN)
         )
         out: dict[Role, list[tuple[str, str]]] = {}
         for role, target, key in self._conn.execute(stmt):
@@ -105,7 +127,9 @@ class SqlPagingStatements:
     # --- the scheduler ------------------------------------------------------------------
 
     def take_due_deadline(self, now: datetime) -> DueDeadline | None:
-        """Claim and remove the earliest due deadline; another replica skips it."""
+        """Claim and remove the earliest due deadline; another replica skips it.
+
+        Served by `ix_deadlines_due_id` (due_at, id): the first due row, not a sort of all."""
         found = (
             self._conn.execute(
                 select(deadlines)
@@ -137,28 +161,9 @@ class SqlPagingStatements:
         channel must exist before anything is posted in it), so a message waits while an
         older one for the same key is undelivered.
         """
-        older = aliased(outbox)
-        blocked = exists().where(
-            older.c.target == outbox.c.target,
-            older.c.dedup_key == outbox.c.dedup_key,
-            older.c.status == PENDING,
-            older.c.id < outbox.c.id,
+        found = list(
+            self._conn.execute(_CLAIM, {"now": now, "channel": channel, "limit": limit}).mappings()
         )
-        free = (outbox.c.claimed_until.is_(None)) | (outbox.c.claimed_until < now)
-        stmt = (
-            select(outbox)
-            .where(
-                outbox.c.channel == channel,
-                outbox.c.status == PENDING,
-                outbox.c.next_attempt_at <= now,
-                free,
-                ~blocked,
-            )
-            .order_by(outbox.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True, of=outbox)
-        )
-        found = list(self._conn.execute(stmt).mappings())
         if not found:
             return []
         ids = [int(r["id"]) for r in found]
@@ -167,37 +172,7 @@ class SqlPagingStatements:
             .where(outbox.c.id.in_(ids))
             .values(claimed_by=owner, claimed_until=now + lease)
         )
-        return [self._claimed(r) for r in found]
-
-    def _claimed(self, row: Any) -> ClaimedMessage:
-        action = PageAction(row["action"])
-        reference = None
-        # Pages: acknowledge and resolve address what the trigger created. Slack: every
-        # message of an incident goes to the channel its first message created.
-        if action is not PageAction.TRIGGER or row["channel"] != PAGER:
-            reference = self._conn.execute(
-                select(outbox.c.reference)
-                .where(
-                    outbox.c.target == row["target"],
-                    outbox.c.dedup_key == row["dedup_key"],
-                    outbox.c.action == PageAction.TRIGGER.value,
-                    outbox.c.status == DELIVERED,
-                    outbox.c.reference.is_not(None),
-                )
-                .order_by(outbox.c.id.desc())
-                .limit(1)
-            ).scalar_one_or_none()
-        message = PageMessage(
-            id=int(row["id"]),
-            incident_id=int(row["incident_id"]),
-            target=row["target"],
-            role=Role(row["role"]),
-            action=action,
-            dedup_key=row["dedup_key"],
-            payload=row["payload"],
-            reference=reference,
-        )
-        return ClaimedMessage(message, row["channel"], int(row["attempts"]), row["created_at"])
+        return [_claimed(r) for r in found]
 
     def finish_outbox(
         self,
@@ -255,14 +230,23 @@ class SqlPagingStatements:
                 insert(timeline), [rows.entry_values(incident_id, e) for e in entries]
             )
 
-    def outbox_stats(self) -> dict[str, tuple[int, datetime | None]]:
-        """Undelivered messages per channel and the oldest one's creation time."""
-        stmt = (
-            select(outbox.c.channel, func.count(), func.min(outbox.c.created_at))
-            .where(outbox.c.status == PENDING)
-            .group_by(outbox.c.channel)
-        )
-        return {channel: (int(n), oldest) for channel, n, oldest in self._conn.execute(stmt)}
+    def outbox_stats(
+        self, channels: Collection[str], cap: int = BACKLOG_COUNTED
+    ) -> dict[str, tuple[int, datetime | None]]:
+        """Undelivered messages per channel (counted up to `cap`) and the oldest one's
+        creation time: per channel, a bounded walk of `ix_outbox_backlog` and its first entry."""
+        out: dict[str, tuple[int, datetime | None]] = {}
+        for channel in channels:
+            pending = (outbox.c.channel == channel, _is(outbox.c.status, PENDING))
+            some = select(outbox.c.id).where(*pending).limit(cap).subquery()
+            count = self._conn.execute(select(func.count()).select_from(some)).scalar_one()
+            if not count:
+                continue
+            oldest = self._conn.execute(
+                select(outbox.c.created_at).where(*pending).order_by(outbox.c.created_at).limit(1)
+            ).scalar_one()
+            out[channel] = (int(count), oldest)
+        return out
 
     def outbox_of(self, incident_id: int) -> list[dict[str, Any]]:
         """Every message of an incident, oldest first (the API shows them)."""
@@ -278,12 +262,25 @@ class SqlPagingStatements:
                 outbox.c.channel == channel,
                 outbox.c.status == DELIVERED,
                 outbox.c.reference.startswith(prefix, autoescape=True),
+                *self._prefix_range(outbox.c.reference, prefix),
             )
             .order_by(outbox.c.id.desc())
             .limit(1)
         )
         found = self._conn.execute(stmt).scalar_one_or_none()
         return int(found) if found is not None else None
+
+    def _prefix_range(self, column: Any, prefix: str) -> list[ColumnElement[bool]]:
+        """`column` between `prefix` and the least string above all that start with it,
+        in byte order (PostgreSQL's "C" collation, SQLite's default), so that a btree
+        (`ix_outbox_reference`, `_c`) serves a prefix search. ASCII prefixes only (a Slack
+        channel id and its `|`); the exact prefix test stays in the query."""
+        if not prefix or not prefix.isascii() or prefix[-1] == "\x7f":
+            return []
+        if self._conn.dialect.name == "postgresql":
+            column = column.collate("C")
+        above = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        return [column >= prefix, column < above]
 
     def last_entry_at(self, incident_id: int, kinds: Collection[str]) -> datetime | None:
         """When the incident's latest timeline entry of one of `kinds` was written."""
@@ -304,6 +301,76 @@ class SqlPagingStatements:
             .returning(webhook_deliveries.c.delivery_id)
         )
         return self._conn.execute(stmt).first() is not None
+
+
+def _claimed(row: Any) -> ClaimedMessage:
+    action = PageAction(row["action"])
+    # Pages: acknowledge and resolve address what the trigger created. Slack: every
+    # message of an incident goes to the channel its first message created.
+    addressed = action is not PageAction.TRIGGER or row["channel"] != PAGER
+    message = PageMessage(
+        id=int(row["id"]),
+        incident_id=int(row["incident_id"]),
+        target=row["target"],
+        role=Role(row["role"]),
+        action=action,
+        dedup_key=row["dedup_key"],
+        payload=row["payload"],
+        reference=row["trigger_reference"] if addressed else None,
+    )
+    return ClaimedMessage(message, row["channel"], int(row["attempts"]), row["created_at"])
+
+
+def _claim_statement() -> Any:
+    """Due messages of a channel that no older pending message of their key holds back,
+    oldest first, with the reference of their key's latest delivered trigger.
+
+    Each step is an index lookup: the channel's pending rows are walked in id order
+    (`ix_outbox_claim`); a candidate's "older pending" check is one probe of
+    `ix_outbox_key_pending` and its reference one of `ix_outbox_key_trigger`. Delivered
+    rows are in neither walk, so the cost is the batch plus the pending rows that cannot
+    go now (in flight, backing off, or held back), never the history. Built once: the
+    statement's construction costs more than its execution.
+    """
+    now = bindparam("now", type_=UtcDateTime())
+    older = aliased(outbox)
+    blocked = exists().where(
+        older.c.target == outbox.c.target,
+        older.c.dedup_key == outbox.c.dedup_key,
+        _is(older.c.status, PENDING),
+        older.c.id < outbox.c.id,
+    )
+    trigger = aliased(outbox)
+    trigger_reference = (
+        select(trigger.c.reference)
+        .where(
+            trigger.c.target == outbox.c.target,
+            trigger.c.dedup_key == outbox.c.dedup_key,
+            _is(trigger.c.status, DELIVERED),
+            _is(trigger.c.action, PageAction.TRIGGER.value),
+            trigger.c.reference.is_not(None),
+        )
+        .order_by(trigger.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    free = outbox.c.claimed_until.is_(None) | (outbox.c.claimed_until < now)
+    return (
+        select(outbox, trigger_reference.label("trigger_reference"))
+        .where(
+            outbox.c.channel == bindparam("channel"),
+            _is(outbox.c.status, PENDING),
+            outbox.c.next_attempt_at <= now,
+            free,
+            ~blocked,
+        )
+        .order_by(outbox.c.id)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True, of=outbox)
+    )
+
+
+_CLAIM = _claim_statement()
 
 
 def _deadline(row: Any) -> Deadline:

@@ -90,7 +90,11 @@ class OutboxWork(Protocol):
 
     def add_entries(self, incident_id: int, entries: Sequence[TimelineEntry]) -> None: ...
 
-    def outbox_stats(self) -> dict[str, tuple[int, datetime | None]]: ...
+    def outbox_stats(
+        self, channels: Collection[str], cap: int = ...
+    ) -> dict[str, tuple[int, datetime | None]]:
+        """Pending messages per channel (counted up to `cap`) and the oldest one's
+        creation time; channels with none are left out."""
 
     def outbox_of(self, incident_id: int) -> list[dict[str, Any]]: ...
 
@@ -193,14 +197,23 @@ class UnitOfWork(OutboxWork, ActionItemWork, RetentionWork, HeartbeatWork, Proto
 
 
 class Store(Protocol):
-    async def transact(self, work: Callable[[UnitOfWork], T]) -> T:
+    async def transact(self, work: Callable[[UnitOfWork], T], *, background: bool = False) -> T:
         """Run `work` in one transaction and commit; roll back if it raises.
 
         `work` must not touch the event loop: it may run in another thread.
+        `background` work (the dispatcher, the scheduler, retention) gives way to the rest
+        (webhooks, the API) wherever writes queue for one writer: it runs when no other
+        write is waiting, so a webhook waits for at most the one unit of work already
+        running. Keep background units short (one claim, one deadline, one group).
         """
 
     async def groups_due(self, now: datetime, limit: int = 100) -> list[str]:
         """Groups whose pending alerts reach `declare_after` at or before `now`."""
+
+    async def outbox_stats(
+        self, channels: Collection[str]
+    ) -> dict[str, tuple[int, datetime | None]]:
+        """`OutboxWork.outbox_stats` as a read: the backlog gauge never holds the writer."""
 
     async def ping(self) -> None:
         """Raise StoreUnavailable unless the database answers."""

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterator
+import functools
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, and_, create_engine, event, func, select
+from sqlalchemy import Connection, and_, create_engine, event, func, select, text
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -34,10 +35,13 @@ from ..errors import NotFoundError, StoreUnavailable
 from . import rows
 from .migrate import upgrade_to_head
 from .ports import IncidentFilter, StoredEntry
-from .tables import groups, incident_alerts, incidents, near_misses, timeline
+from .tables import OPEN, groups, incident_alerts, incidents, near_misses, timeline
 from .unit_of_work import SqlUnitOfWork
+from .writer import PriorityWriter
 
 T = TypeVar("T")
+# Spelled as a literal so that the planners match the partial index `ix_incidents_open`.
+OPEN_INCIDENT = text(f"incidents.{OPEN}")
 ALERTS_SHOWN = 1000  # alerts per incident the read API returns
 _WRITER = "firstresponder_writer"  # execution option: this connection begins IMMEDIATE
 
@@ -104,7 +108,7 @@ def translate_errors() -> Iterator[None]:
 class _Backend(Protocol):
     """Where synchronous database work runs: `write` in a transaction it commits."""
 
-    async def write(self, work: Callable[[Connection], T]) -> T: ...
+    async def write(self, work: Callable[[Connection], T], *, background: bool = False) -> T: ...
 
     async def read(self, work: Callable[[Connection], T]) -> T: ...
 
@@ -123,12 +127,11 @@ class _Sqlite:
         event.listen(self._engine, "connect", _sqlite_connect(busy_timeout_s))
         event.listen(self._engine, "begin", _sqlite_begin)
         self._writes = self._engine.execution_options(**{_WRITER: True})
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._writer = PriorityWriter(thread_name="sqlite-writer")
         self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sqlite-reader")
 
-    async def write(self, work: Callable[[Connection], T]) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer, self._write_now, work)
+    async def write(self, work: Callable[[Connection], T], *, background: bool = False) -> T:
+        return await self._writer.submit(functools.partial(self._write_now, work), background)
 
     def _write_now(self, work: Callable[[Connection], T]) -> T:
         with self._writes.begin() as conn:
@@ -198,7 +201,9 @@ class _Postgres:
             connect_args=connect_args,
         )
 
-    async def write(self, work: Callable[[Connection], T]) -> T:
+    async def write(self, work: Callable[[Connection], T], *, background: bool = False) -> T:
+        # Row locks let writers run side by side: background work takes pool connections
+        # like the rest and waits for nobody's turn.
         async with self._engine.begin() as conn:
             return await conn.run_sync(work)
 
@@ -238,9 +243,16 @@ class SqlStore:
         with translate_errors():
             await self._backend.write(upgrade_to_head)
 
-    async def transact(self, work: Callable[[SqlUnitOfWork], T]) -> T:
+    async def transact(self, work: Callable[[SqlUnitOfWork], T], *, background: bool = False) -> T:
         with translate_errors():
-            return await self._backend.write(lambda conn: work(SqlUnitOfWork(conn)))
+            return await self._backend.write(
+                lambda conn: work(SqlUnitOfWork(conn)), background=background
+            )
+
+    async def outbox_stats(
+        self, channels: Collection[str]
+    ) -> dict[str, tuple[int, datetime | None]]:
+        return await self._read(lambda conn: SqlUnitOfWork(conn).outbox_stats(channels))
 
     async def ping(self) -> None:
         await self._read(lambda conn: conn.exec_driver_sql("SELECT 1").scalar_one())
@@ -266,7 +278,7 @@ class SqlStore:
         if query.state is not None:
             stmt = stmt.where(incidents.c.state == query.state.value)
         if query.open_only:
-            stmt = stmt.where(incidents.c.state != "resolved")
+            stmt = stmt.where(OPEN_INCIDENT)
         if query.service is not None:
             stmt = stmt.where(incidents.c.service == query.service)
         if query.severity is not None:
@@ -290,7 +302,7 @@ class SqlStore:
     async def open_counts(self) -> dict[str, int]:
         stmt = (
             select(incidents.c.severity, func.count())
-            .where(incidents.c.state != "resolved")
+            .where(OPEN_INCIDENT)
             .group_by(incidents.c.severity)
         )
         return {row[0]: int(row[1]) for row in await self._rows(stmt)}

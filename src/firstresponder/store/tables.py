@@ -103,6 +103,7 @@ groups = Table(
     Column("next_declare_at", UtcDateTime()),
     Column("updated_at", UtcDateTime(), nullable=False),
 )
+Index("ix_alert_groups_declare", groups.c.next_declare_at)  # groups_due, every tick
 
 incidents = Table(
     "incidents",
@@ -134,6 +135,17 @@ Index(
     postgresql_where=text("state != 'resolved'"),
 )
 Index("ix_incidents_state", incidents.c.state)
+# The open incidents, newest first, and their count by severity (every tick): served by
+# this index alone, whatever the number of resolved incidents. Queries must spell the
+# predicate as a literal (`OPEN`) for the planners to match it.
+OPEN = "state != 'resolved'"
+Index(
+    "ix_incidents_open",
+    incidents.c.id,
+    incidents.c.severity,
+    sqlite_where=text(OPEN),
+    postgresql_where=text(OPEN),
+)
 
 # One row per alert of an incident: a batch reads and writes only the alerts it touches.
 # An alert's state is the event that last changed it (`TrackedAlert.of` that event as
@@ -170,6 +182,8 @@ timeline = Table(
     Column("message", Text, nullable=False),
     Column("data", JSON, nullable=False),
 )
+# The latest entry of some kinds (when the last status update was posted).
+Index("ix_timeline_incident_kind", timeline.c.incident_id, timeline.c.kind, timeline.c.at)
 
 near_misses = Table(
     "near_misses",
@@ -207,8 +221,49 @@ outbox = Table(
     Column("reference", Text),
     Column("last_error", Text),
 )
-Index("ix_outbox_pending", outbox.c.status, outbox.c.next_attempt_at)
-Index("ix_outbox_incident", outbox.c.incident_id, outbox.c.role)
+# Every index the dispatcher uses covers only pending rows, so a claim, the backlog gauge
+# and the "older message pending" check cost what is pending, never the delivered history.
+# Queries must spell the predicate as a literal (`PENDING_ONLY`) for the planners to match
+# it: a bound parameter does not prove it (nor does a prepared statement's generic plan).
+PENDING_ONLY = "status = 'pending'"
+DELIVERED_TRIGGER = "status = 'delivered' AND action = 'trigger'"
+Index(
+    "ix_outbox_claim",
+    outbox.c.channel,
+    outbox.c.id,
+    outbox.c.next_attempt_at,
+    sqlite_where=text(PENDING_ONLY),
+    postgresql_where=text(PENDING_ONLY),
+)
+Index(
+    "ix_outbox_backlog",
+    outbox.c.channel,
+    outbox.c.created_at,
+    sqlite_where=text(PENDING_ONLY),
+    postgresql_where=text(PENDING_ONLY),
+)
+Index(
+    "ix_outbox_key_pending",
+    outbox.c.target,
+    outbox.c.dedup_key,
+    outbox.c.id,
+    sqlite_where=text(PENDING_ONLY),
+    postgresql_where=text(PENDING_ONLY),
+)
+# What an acknowledge, a resolve or a Slack post addresses: its key's delivered trigger.
+Index(
+    "ix_outbox_key_trigger",
+    outbox.c.target,
+    outbox.c.dedup_key,
+    outbox.c.id,
+    sqlite_where=text(DELIVERED_TRIGGER),
+    postgresql_where=text(DELIVERED_TRIGGER),
+)
+Index("ix_outbox_incident_action", outbox.c.incident_id, outbox.c.channel, outbox.c.action)
+# The incident of a Slack channel id (a prefix of the reference): a range in byte order,
+# which PostgreSQL gives only under the "C" collation.
+Index("ix_outbox_reference", outbox.c.reference).ddl_if(dialect="sqlite")
+Index("ix_outbox_reference_c", outbox.c.reference.collate("C")).ddl_if(dialect="postgresql")
 # Retention: finished messages in the order they finished, without the delivered triggers
 # it keeps (their reference names the PagerDuty incident or the Slack channel for later
 # messages and slash commands). Queries repeat this very predicate so both databases use it.
@@ -231,7 +286,7 @@ deadlines = Table(
     Column("repeat", Integer, nullable=False),
     UniqueConstraint("incident_id", "kind", name="uq_deadlines_incident_kind"),
 )
-Index("ix_deadlines_due", deadlines.c.due_at)
+Index("ix_deadlines_due_id", deadlines.c.due_at, deadlines.c.id)  # earliest first, ties by id
 
 # Deliveries of signed inbound webhooks already applied (PagerDuty's X-Webhook-Id).
 webhook_deliveries = Table(

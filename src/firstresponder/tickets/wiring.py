@@ -39,7 +39,7 @@ def review_source(store: Database, clock: Clock, public_url: str) -> ReviewSourc
     async def review(incident_id: int) -> str:
         incident = await store.get_incident(incident_id)
         timeline = await store.timeline(incident_id)
-        items = await store.transact(lambda uow: uow.action_items(incident_id))
+        items = await store.transact(lambda uow: uow.action_items(incident_id), background=True)
         entries = [stored.entry for stored in timeline]
         return render_postmortem(incident, entries, items, now=clock.now(), public_url=public_url)
 
@@ -75,7 +75,7 @@ def ticket_key_lookup(store: Database) -> Callable[[int], Awaitable[tuple[str, b
     was never asked for."""
 
     async def lookup(incident_id: int) -> tuple[str, bool]:
-        rows = await store.transact(lambda uow: uow.outbox_of(incident_id))
+        rows = await store.transact(lambda uow: uow.outbox_of(incident_id), background=True)
         for row in rows:
             if row["channel"] == TICKET and row["payload"].get("op") == "create":
                 if row["status"] == "delivered" and row["reference"]:

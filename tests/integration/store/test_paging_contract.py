@@ -10,6 +10,7 @@ from firstresponder.domain.escalation import Deadline, DeadlineKind, PageAction
 from firstresponder.domain.incident import TimelineEntry
 from firstresponder.domain.vocabulary import Role
 from firstresponder.pagers.base import PageMessage
+from firstresponder.store.ports import ClaimedMessage
 from firstresponder.store.sql import SqlStore
 
 from .test_store_contract import NOW, declare, entries, incident
@@ -77,7 +78,7 @@ async def test_a_lost_claim_is_retaken_after_its_lease(store: SqlStore) -> None:
     later = NOW + LEASE + timedelta(seconds=1)
     [retaken] = await store.transact(lambda uow: uow.claim_outbox("live", later, LEASE, 10))
     assert retaken.message.id == claimed.message.id
-    stats = await store.transact(lambda uow: uow.outbox_stats())
+    stats = await store.transact(lambda uow: uow.outbox_stats(["pager", "slack"]))
     assert stats == {"pager": (1, NOW)}
 
 
@@ -138,3 +139,82 @@ async def test_inbound_deliveries_are_recognised(store: SqlStore) -> None:
     assert await store.transact(lambda uow: uow.first_delivery("pagerduty:1", NOW))
     assert not await store.transact(lambda uow: uow.first_delivery("pagerduty:1", NOW))
     assert await store.transact(lambda uow: uow.first_delivery("pagerduty:2", NOW))
+
+
+async def test_a_claim_keeps_each_key_in_order_and_takes_the_oldest_first(
+    store: SqlStore,
+) -> None:
+    """Per (target, dedup_key) strictly in id order: a message waits while any older one
+    of its key is pending (backing off, in flight or due); a finished one (delivered or
+    failed for good) holds nothing back. Across keys, the oldest go first, `limit` at most."""
+    a, b, c, d = [await declare(store, incident(f"order-{n}")) for n in "abcd"]
+    trigger, ack, resolve = PageAction.TRIGGER, PageAction.ACKNOWLEDGE, PageAction.RESOLVE
+    first = [page(i.id, Role.EOC, trigger) for i in (a, b, c, d)]
+    later = [page(a.id, Role.EOC, ack), page(a.id, Role.EOC, resolve)]
+    later += [page(i.id, Role.EOC, ack) for i in (b, c, d)]
+    await store.transact(lambda uow: uow.enqueue(first + later, "pager", NOW))
+
+    def key_action(claimed: list[ClaimedMessage]) -> list[tuple[int, PageAction]]:
+        return [(m.message.incident_id, m.message.action) for m in claimed]
+
+    two = await store.transact(lambda uow: uow.claim_outbox("x", NOW, LEASE, 2))
+    assert key_action(two) == [(a.id, trigger), (b.id, trigger)], "oldest first, at most 2"
+    a_trigger, b_trigger = (m.message.id for m in two)
+    # a's trigger backs off, b's stays in flight: their acknowledges wait behind them.
+    await store.transact(
+        lambda uow: uow.retry_outbox(
+            a_trigger, "x", next_at=NOW + timedelta(minutes=1), attempts=1, error="503"
+        )
+    )
+    rest = await store.transact(lambda uow: uow.claim_outbox("y", NOW, LEASE, 10))
+    assert key_action(rest) == [(c.id, trigger), (d.id, trigger)]
+    c_trigger, d_trigger = (m.message.id for m in rest)
+    # c's trigger is delivered, d's fails for good: each releases its acknowledge.
+    await store.transact(
+        lambda uow: uow.finish_outbox(
+            c_trigger, failed=False, now=NOW, attempts=1, reference="c-old"
+        )
+    )
+    await store.transact(
+        lambda uow: uow.finish_outbox(d_trigger, failed=True, now=NOW, attempts=1, error="400")
+    )
+    released = await store.transact(lambda uow: uow.claim_outbox("y", NOW, LEASE, 10))
+    assert key_action(released) == [(c.id, ack), (d.id, ack)]
+    assert [m.message.reference for m in released] == ["c-old", None]
+    # Later, a's trigger is due again; its acknowledge and resolve still wait, in order.
+    soon = NOW + timedelta(minutes=2)
+    [again] = await store.transact(lambda uow: uow.claim_outbox("z", soon, LEASE, 10))
+    assert again.message.id == a_trigger
+    await store.transact(
+        lambda uow: uow.finish_outbox(a_trigger, failed=False, now=soon, attempts=1, reference="a1")
+    )
+    [a_ack] = await store.transact(lambda uow: uow.claim_outbox("z", soon, LEASE, 10))
+    assert (a_ack.message.action, a_ack.message.reference) == (ack, "a1")
+    assert await store.transact(lambda uow: uow.claim_outbox("z", soon, LEASE, 10)) == []
+    await store.transact(
+        lambda uow: uow.finish_outbox(a_ack.message.id, failed=False, now=soon, attempts=1)
+    )
+    [a_resolve] = await store.transact(lambda uow: uow.claim_outbox("z", soon, LEASE, 10))
+    assert (a_resolve.message.action, a_resolve.message.reference) == (resolve, "a1")
+    # Undelivered: b's trigger and acknowledge, the acknowledges of c and d, a's resolve.
+    assert (await store.outbox_stats(["pager"]))["pager"] == (5, NOW)
+
+
+async def test_a_slack_message_addresses_the_latest_channel_of_its_key(store: SqlStore) -> None:
+    first = await declare(store, incident("slack-ref"))
+    create = page(first.id, Role.EOC, PageAction.TRIGGER, target="slack")
+    post = page(first.id, Role.EOC, PageAction.ACKNOWLEDGE, target="slack")
+    await store.transact(lambda uow: uow.enqueue([create, post], "slack", NOW))
+    assert await store.transact(lambda uow: uow.claim_outbox("s", NOW, LEASE, 10, "pager")) == []
+    [created] = await store.transact(lambda uow: uow.claim_outbox("s", NOW, LEASE, 10, "slack"))
+    assert created.message.reference is None, "nothing was created before it"
+    await store.transact(
+        lambda uow: uow.finish_outbox(
+            created.message.id, failed=False, now=NOW, attempts=1, reference="C42|inc-1"
+        )
+    )
+    [posted] = await store.transact(lambda uow: uow.claim_outbox("s", NOW, LEASE, 10, "slack"))
+    assert posted.message.reference == "C42|inc-1"
+    assert await store.transact(lambda uow: uow.reference_of("slack", "C42|")) == first.id
+    assert await store.transact(lambda uow: uow.reference_of("slack", "C4|")) is None
+    assert await store.transact(lambda uow: uow.reference_of("slack", "C42|inc")) == first.id

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 
 # As store/tables.py declares it (frozen here: a migration must not change with the code).
 OUTBOX_PRUNABLE = "finished_at IS NOT NULL AND (action != 'trigger' OR reference IS NULL)"
