@@ -20,14 +20,14 @@ from ..domain.incident import TimelineEntry
 from ..domain.vocabulary import Role
 from ..pagers.base import PageMessage
 from . import rows
+from .outbox_leases_sql import PAGER, PENDING, SqlOutboxLeases, not_behind_an_earlier_page
 from .ports import ClaimedMessage, DueDeadline
 from .tables import deadlines, outbox, timeline, webhook_deliveries
 
-PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
-PAGER = "pager"  # the outbox channel of pages (paging.PAGER)
+DELIVERED, FAILED = "delivered", "failed"
 
 
-class SqlPagingStatements:
+class SqlPagingStatements(SqlOutboxLeases):
     """Needs `_conn` (a sync Connection) and `_insert` (the dialect's insert)."""
 
     _conn: Connection
@@ -74,6 +74,8 @@ class SqlPagingStatements:
                 for m in messages
             ],
         )
+        if channel == PAGER:
+            self.pull_earlier_pages_forward(messages, now)
 
     def schedule(self, items: Sequence[Deadline]) -> None:
         for item in items:
@@ -153,6 +155,7 @@ class SqlPagingStatements:
                 outbox.c.next_attempt_at <= now,
                 free,
                 ~blocked,
+                not_behind_an_earlier_page(channel, now),
             )
             .order_by(outbox.c.id)
             .limit(limit)
@@ -231,9 +234,30 @@ class SqlPagingStatements:
 
     def retry_outbox(
         self, message_id: int, owner: str, *, next_at: datetime, attempts: int, error: str
-    ) -> None:
-        """Give the claim back; try again at `next_at`."""
-        self._conn.execute(
+    ) -> bool:
+        """Give the claim back; try again at `next_at`. False when `owner` no longer held it
+        (its lease ran out and another dispatcher took it, or it was finished).
+
+        A page keeps its incident's order: it is tried again no later than any later page
+        of its incident (same target) and no earlier than the earlier ones, so after an
+        outage the EOC page is retried before the escalation that followed it.
+        """
+        held = (
+            self._conn.execute(
+                select(outbox.c.incident_id, outbox.c.target, outbox.c.created_at).where(
+                    outbox.c.id == message_id,
+                    outbox.c.status == PENDING,
+                    outbox.c.claimed_by == owner,
+                    outbox.c.channel == PAGER,
+                    outbox.c.action == PageAction.TRIGGER.value,
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if held is not None:
+            next_at = self.keep_page_order(held, next_at)
+        done = self._conn.execute(
             update(outbox)
             .where(
                 outbox.c.id == message_id,
@@ -247,7 +271,8 @@ class SqlPagingStatements:
                 claimed_by=None,
                 claimed_until=None,
             )
-        )
+        ).rowcount
+        return bool(done)
 
     def add_entries(self, incident_id: int, entries: Sequence[TimelineEntry]) -> None:
         if entries:
