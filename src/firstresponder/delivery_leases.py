@@ -72,7 +72,7 @@ class LeaseKeeper:
     async def keep(self) -> None:
         """Renew every third of the lease until cancelled (when the batch is done)."""
         every = self._lease.total_seconds() / 3
-        while self._held:
+        while True:
             await self._sleep(every)
             try:
                 await self.renew_once()
