@@ -158,12 +158,18 @@ class Dispatcher:
         )
         renewing = asyncio.create_task(keeper.keep())
         try:
-            await asyncio.gather(
-                *(self._deliver_lane(lane, keeper) for lane in in_page_order(claimed))
+            # Every lane runs to its end under renewal, even when another fails (the
+            # store went away while recording a result): then the first error is raised.
+            results = await asyncio.gather(
+                *(self._deliver_lane(lane, keeper) for lane in in_page_order(claimed)),
+                return_exceptions=True,
             )
         finally:
             renewing.cancel()
             await asyncio.gather(renewing, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def _deliver_lane(self, lane: list[list[ClaimedMessage]], keeper: LeaseKeeper) -> None:
         for wave in lane:
