@@ -16,6 +16,9 @@ from .domain.vocabulary import Role, Severity
 from .durations import parse_duration
 
 PAGED_ROLES = (Role.EOC, Role.IMOC, Role.CMOC)
+# A lease is renewed every third of it; shorter than this, a renewal that waits a moment
+# for a busy store would lose it.
+MIN_LEASE = timedelta(seconds=3)
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,9 @@ class DeliverySettings:
     initial_wait: timedelta = timedelta(seconds=1)
     max_inline_wait: timedelta = timedelta(seconds=30)  # longer waits reschedule instead
     max_backoff: timedelta = timedelta(minutes=5)
-    lease: timedelta = timedelta(minutes=5)  # > attempts × (timeout + max_inline_wait)
+    # How long a claim holds a message without renewal: renewed every third of it while
+    # the delivery is in progress; what a crashed dispatcher's messages wait to be retaken.
+    lease: timedelta = timedelta(seconds=10)
     batch: int = 50
     concurrency: int = 8
 
@@ -99,7 +104,7 @@ def build_paging(raw: Mapping[str, Any], base: Path) -> tuple[PagingConfig, list
         defaults,
         attempts=delivery_raw.get("attempts", defaults.attempts),
         max_backoff=parse_duration(delivery_raw.get("max_backoff", "5m")),
-        lease=parse_duration(delivery_raw.get("lease", "5m")),
+        lease=parse_duration(delivery_raw.get("lease", "10s")),
     )
     config = PagingConfig(
         enabled=bool(esc.get("enabled", True)),
@@ -111,7 +116,14 @@ def build_paging(raw: Mapping[str, Any], base: Path) -> tuple[PagingConfig, list
         delivery=delivery,
         interval=parse_duration(delivery_raw.get("interval", "1s")),
     )
-    return config, (_unreachable(config, esc) if config.enabled else [])
+    problems = _unreachable(config, esc) if config.enabled else []
+    if delivery.lease < MIN_LEASE:
+        problems.append(
+            f"escalation.delivery.lease: bad value {delivery_raw['lease']!r} (at least "
+            f"{MIN_LEASE.seconds}s: it is renewed every third of it while a delivery is in "
+            "progress)"
+        )
+    return config, problems
 
 
 def _pagerduty(raw: Mapping[str, Any], base: Path) -> PagerDutyConfig:

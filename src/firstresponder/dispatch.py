@@ -5,6 +5,10 @@ jitter, `Retry-After` honoured on 429; then the claim is given back with a later
 `next_attempt_at`, so a vendor outage delays pages but never loses them. A 4xx other than
 429 is a permanent failure: on the timeline, in the metrics, not retried. Delivery is
 at-least-once; the dedup_key makes a repeated trigger the same vendor incident.
+
+A claim is a short lease renewed while the delivery is in progress (`delivery_leases`), so
+a message held by a dispatcher that died is retaken within seconds; a batch goes out in
+page order, so an incident's EOC page is tried before an escalation written after it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from tenacity.wait import wait_base, wait_exponential_jitter
 
 from .clock import Clock
 from .config_paging import DeliverySettings
+from .delivery_leases import LeaseKeeper, LeaseLost, Sleep, in_page_order
 from .domain.escalation import PageAction
 from .domain.incident import TimelineEntry
 from .metrics import CHANNELS, Metrics
@@ -78,7 +83,8 @@ class _RetryAfterOrBackoff(wait_base):
 
 
 class _AskedTooLong(stop_base):
-    """Stop the quick attempts when the vendor asks for a longer pause than we hold a claim."""
+    """Stop the quick attempts when the vendor asks for a longer pause than is worth
+    holding a claim (and a delivery slot) for: the message goes back to the outbox."""
 
     def __init__(self, limit: timedelta) -> None:
         self._limit = limit.total_seconds()
@@ -108,9 +114,15 @@ class Dispatcher:
         channel: str = PAGER,
         texts: DeliveryTexts | None = None,
         on_entry: EntryHook | None = None,
+        renew_sleep: Sleep = asyncio.sleep,
     ) -> None:
         """One dispatcher per outbox channel, so a slow or failing channel (Slack) never
-        holds the delivery slots of another (pages)."""
+        holds the delivery slots of another (pages).
+
+        `owner` must be unique to this process start (`paging_wiring.dispatcher_owner`):
+        a restarted daemon must not take its dead predecessor's claims for its own.
+        """
+        self._renew_sleep = renew_sleep
         self._channel = channel
         self._on_entry = on_entry
         self._texts = texts or PagerTexts(metrics)
@@ -131,8 +143,38 @@ class Dispatcher:
             background=True,
         )
         if claimed:
-            await asyncio.gather(*(self._deliver(item) for item in claimed))
+            await self._deliver_batch(claimed)
         return len(claimed)
+
+    async def _deliver_batch(self, claimed: list[ClaimedMessage]) -> None:
+        keeper = LeaseKeeper(
+            self._store,
+            self._clock,
+            self._metrics,
+            owner=self._owner,
+            lease=self._settings.lease,
+            channel=self._channel,
+            message_ids=[c.message.id for c in claimed],
+            sleep=self._renew_sleep,
+        )
+        renewing = asyncio.create_task(keeper.keep())
+        try:
+            # Every lane runs to its end under renewal, even when another fails (the
+            # store went away while recording a result): then the first error is raised.
+            results = await asyncio.gather(
+                *(self._deliver_lane(lane, keeper) for lane in in_page_order(claimed)),
+                return_exceptions=True,
+            )
+        finally:
+            renewing.cancel()
+            await asyncio.gather(renewing, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+    async def _deliver_lane(self, lane: list[list[ClaimedMessage]], keeper: LeaseKeeper) -> None:
+        for wave in lane:
+            await asyncio.gather(*(self._deliver(item, keeper) for item in wave))
 
     async def refresh_gauges(self) -> None:
         """Outbox backlog and oldest pending age (the scheduler's tick calls this)."""
@@ -143,29 +185,52 @@ class Dispatcher:
             age = max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0
             self._metrics.set_outbox(channel, backlog, age)
 
-    async def _deliver(self, claimed: ClaimedMessage) -> None:
-        async with self._slots:
-            message = claimed.message
-            pager = self._pagers.get(message.target)
-            tries = 0
-            try:
-                if pager is None:
-                    raise PermanentDeliveryError(
-                        f"pager target {message.target!r} is not configured"
-                    )
-                async for attempt in self._retrying(claimed.channel):
-                    with attempt:
-                        tries += 1
-                        reference = await pager.send(message)
-            except PermanentDeliveryError as exc:
-                await self._failed(claimed, tries, str(exc))
-            except TransientDeliveryError as exc:
-                await self._later(claimed, tries, exc)
-            except Exception as exc:  # a bug in a pager must not stop the other pages
-                log.exception("pager crashed", extra={"target": message.target})
-                await self._later(claimed, tries, TransientDeliveryError(type(exc).__name__))
+    async def _deliver(self, claimed: ClaimedMessage, keeper: LeaseKeeper) -> None:
+        try:
+            async with self._slots:
+                await self._attempt(claimed, keeper)
+        finally:
+            keeper.release(claimed.message.id)
+
+    async def _attempt(self, claimed: ClaimedMessage, keeper: LeaseKeeper) -> None:
+        message = claimed.message
+        pager = self._pagers.get(message.target)
+        tries = 0
+        try:
+            if pager is None:
+                raise PermanentDeliveryError(f"pager target {message.target!r} is not configured")
+            async for attempt in self._retrying(claimed.channel):
+                with attempt:
+                    keeper.check(message.id)  # never try again a message another has taken
+                    tries += 1
+                    reference = await pager.send(message)
+        except LeaseLost:
+            self._abandoned(claimed, tries)
+        except PermanentDeliveryError as exc:
+            if keeper.lost(message.id):  # the new owner records what its own try gets
+                self._abandoned(claimed, tries)
             else:
-                await self._delivered(claimed, tries, reference)
+                await self._failed(claimed, tries, str(exc))
+        except TransientDeliveryError as exc:
+            await self._later(claimed, tries, exc, keeper)
+        except Exception as exc:  # a bug in a pager must not stop the other pages
+            log.exception("pager crashed", extra={"target": message.target})
+            await self._later(claimed, tries, TransientDeliveryError(type(exc).__name__), keeper)
+        else:
+            # Delivered is the truth even if the lease was lost meanwhile: the first finish
+            # wins (finish_outbox), and the other dispatcher's finish then changes nothing.
+            await self._delivered(claimed, tries, reference)
+
+    def _abandoned(self, claimed: ClaimedMessage, tries: int) -> None:
+        log.warning(
+            "delivery abandoned: another dispatcher took the message over",
+            extra={
+                "channel": claimed.channel,
+                "incident_id": claimed.message.incident_id,
+                "target": claimed.message.target,
+                "attempts": tries,
+            },
+        )
 
     def _retrying(self, channel: str) -> AsyncRetrying:
         s = self._settings
@@ -222,11 +287,18 @@ class Dispatcher:
         )
 
     async def _later(
-        self, claimed: ClaimedMessage, tries: int, error: TransientDeliveryError
+        self,
+        claimed: ClaimedMessage,
+        tries: int,
+        error: TransientDeliveryError,
+        keeper: LeaseKeeper,
     ) -> None:
         """Give the claim back with a later attempt time; note the first delay on the timeline."""
         message, now, s = claimed.message, self._clock.now(), self._settings
         self._metrics.delivery_failures.labels(claimed.channel, "transient").inc()
+        if keeper.lost(message.id):
+            self._abandoned(claimed, tries)
+            return
         total = claimed.attempts + tries
         backoff = min(
             s.max_backoff.total_seconds(),
@@ -237,11 +309,11 @@ class Dispatcher:
         first = claimed.attempts == 0
         entry = self._texts.delayed(message, total, str(error), now) if first else None
 
-        def give_back(uow: Any) -> None:
-            uow.retry_outbox(
+        def give_back(uow: UnitOfWork) -> None:
+            held = uow.retry_outbox(
                 message.id, self._owner, next_at=next_at, attempts=tries, error=str(error)
             )
-            if entry is not None:
+            if held and entry is not None:
                 uow.add_entries(message.incident_id, [entry])
                 if self._on_entry is not None:
                     self._on_entry(uow, message.incident_id, entry, now)

@@ -164,6 +164,14 @@ class Metrics:
             ["op", "result"],
             registry=r,
         )
+        self.lease_renewals = Counter(
+            "firstresponder_outbox_lease_renewals",
+            "Renewals of outbox leases while deliveries are in progress, by channel and "
+            "result: renewed; lost (another dispatcher took the message over after the "
+            "lease ran out); failed (the store did not answer).",
+            ["channel", "result"],
+            registry=r,
+        )
         lifecycle_buckets = (30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400)
         self.time_to_acknowledge = Histogram(
             "firstresponder_time_to_acknowledge_seconds",

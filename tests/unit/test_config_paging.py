@@ -207,3 +207,18 @@ def test_tls_file_keys_are_paths_not_secrets(tmp_path: Path) -> None:
     assert config.paging.pagerduty.ca_file == str(tmp_path / "ca.pem")
     assert config.prometheus.ca_file == str(tmp_path / "ca.pem")
     assert config.prometheus.key_file == str(tmp_path / "k.pem")
+
+
+def test_the_outbox_lease_is_short_by_default_and_configurable(tmp_path: Path) -> None:
+    assert paging(tmp_path).paging.delivery.lease == timedelta(seconds=10)
+    # An older config's 5m is still accepted (a crashed replica's pages wait that long).
+    longer = paging(tmp_path, escalation={"enabled": True, "delivery": {"lease": "5m"}})
+    assert longer.paging.delivery.lease == timedelta(minutes=5)
+
+
+@pytest.mark.parametrize("lease", ["1s", "2500ms", "0s"])
+def test_a_lease_too_short_to_renew_is_refused_naming_the_key(tmp_path: Path, lease: str) -> None:
+    found = problems(tmp_path, _merge(MINIMAL, {"escalation": {"delivery": {"lease": lease}}}))
+    assert any(
+        p.startswith("escalation.delivery.lease: bad value") and "at least 3s" in p for p in found
+    ), found

@@ -31,12 +31,11 @@ from ..domain.incident import TimelineEntry
 from ..domain.vocabulary import Role
 from ..pagers.base import PageMessage
 from . import rows
+from .outbox_leases_sql import PAGER, PENDING, SqlOutboxLeases, not_behind_an_earlier_page
 from .ports import ClaimedMessage, DueDeadline
 from .tables import UtcDateTime, deadlines, outbox, timeline, webhook_deliveries
 
-PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
-PAGER = "pager"  # the outbox channel of pages (paging.PAGER)
-SLACK = "slack"  # the outbox channel of Slack calls
+DELIVERED, FAILED = "delivered", "failed"
 BACKLOG_COUNTED = 100_000  # the backlog gauge counts this far, no further
 TRIGGERS_SHOWN = 100  # triggers of an incident `pager_keys` reads (a handful in practice)
 
@@ -48,7 +47,7 @@ def _is(column: Any, value: str) -> ColumnElement[bool]:
     return column == literal_column(f"'{value}'")  # type: ignore[no-any-return]
 
 
-class SqlPagingStatements:
+class SqlPagingStatements(SqlOutboxLeases):
     """Needs `_conn` (a sync Connection) and `_insert` (the dialect's insert)."""
 
     _conn: Connection
@@ -96,6 +95,8 @@ class SqlPagingStatements:
                 for m in messages
             ],
         )
+        if channel == PAGER:
+            self.pull_earlier_pages_forward(messages, now)
 
     def schedule(self, items: Sequence[Deadline]) -> None:
         for item in items:
@@ -206,9 +207,30 @@ class SqlPagingStatements:
 
     def retry_outbox(
         self, message_id: int, owner: str, *, next_at: datetime, attempts: int, error: str
-    ) -> None:
-        """Give the claim back; try again at `next_at`."""
-        self._conn.execute(
+    ) -> bool:
+        """Give the claim back; try again at `next_at`. False when `owner` no longer held it
+        (its lease ran out and another dispatcher took it, or it was finished).
+
+        A page keeps its incident's order: it is tried again no later than any later page
+        of its incident (same target) and no earlier than the earlier ones, so after an
+        outage the EOC page is retried before the escalation that followed it.
+        """
+        held = (
+            self._conn.execute(
+                select(outbox.c.incident_id, outbox.c.target, outbox.c.created_at).where(
+                    outbox.c.id == message_id,
+                    outbox.c.status == PENDING,
+                    outbox.c.claimed_by == owner,
+                    outbox.c.channel == PAGER,
+                    outbox.c.action == PageAction.TRIGGER.value,
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if held is not None:
+            next_at = self.keep_page_order(held, next_at)
+        done = self._conn.execute(
             update(outbox)
             .where(
                 outbox.c.id == message_id,
@@ -222,7 +244,8 @@ class SqlPagingStatements:
                 claimed_by=None,
                 claimed_until=None,
             )
-        )
+        ).rowcount
+        return bool(done)
 
     def add_entries(self, incident_id: int, entries: Sequence[TimelineEntry]) -> None:
         if entries:
@@ -363,6 +386,7 @@ def _claim_statement() -> Any:
             outbox.c.next_attempt_at <= now,
             free,
             ~blocked,
+            not_behind_an_earlier_page(now),
         )
         .order_by(outbox.c.id)
         .limit(bindparam("limit"))

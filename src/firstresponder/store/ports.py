@@ -86,7 +86,13 @@ class OutboxWork(Protocol):
 
     def retry_outbox(
         self, message_id: int, owner: str, *, next_at: datetime, attempts: int, error: str
-    ) -> None: ...
+    ) -> bool:
+        """Give `owner`'s claim back, to be tried again at `next_at` (kept in the order of
+        the incident's pages); False if `owner` no longer held it."""
+
+    def renew_outbox(self, message_ids: Collection[int], owner: str, until: datetime) -> set[int]:
+        """Extend `owner`'s claims on these messages to `until`; the ids it still holds
+        (a claim taken over by another dispatcher, or finished, is not renewed)."""
 
     def add_entries(self, incident_id: int, entries: Sequence[TimelineEntry]) -> None: ...
 

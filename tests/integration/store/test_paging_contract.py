@@ -4,7 +4,7 @@ and on the real PostgreSQL, including two claimers racing on PostgreSQL's row lo
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from firstresponder.domain.escalation import Deadline, DeadlineKind, PageAction
 from firstresponder.domain.incident import TimelineEntry
@@ -13,6 +13,7 @@ from firstresponder.pagers.base import PageMessage
 from firstresponder.store.ports import ClaimedMessage
 from firstresponder.store.sql import SqlStore
 
+from ...factories import FakeClock
 from .test_store_contract import NOW, declare, entries, incident
 
 LEASE = timedelta(minutes=5)
@@ -218,3 +219,130 @@ async def test_a_slack_message_addresses_the_latest_channel_of_its_key(store: Sq
     assert await store.transact(lambda uow: uow.reference_of("slack", "C42|")) == first.id
     assert await store.transact(lambda uow: uow.reference_of("slack", "C4|")) is None
     assert await store.transact(lambda uow: uow.reference_of("slack", "C42|inc")) == first.id
+
+
+# --- short leases, renewed while delivering; the order of an incident's pages -----------
+
+SHORT = timedelta(seconds=10)
+
+
+async def _claim(store: SqlStore, owner: str, clock: FakeClock) -> list[tuple[Role, int]]:
+    claimed = await store.transact(lambda uow: uow.claim_outbox(owner, clock.now(), SHORT, 10))
+    return [(c.message.role, c.message.id) for c in claimed]
+
+
+async def _give_back(store: SqlStore, message_id: int, next_at: datetime) -> None:
+    await store.transact(
+        lambda uow: uow.retry_outbox(message_id, "a", next_at=next_at, attempts=4, error="500")
+    )
+
+
+async def _next_tries(store: SqlStore, incident_id: int) -> dict[Role, datetime]:
+    rows = await store.transact(lambda uow: uow.outbox_of(incident_id))
+    return {Role(r["role"]): r["next_attempt_at"] for r in rows}
+
+
+async def test_a_renewed_lease_holds_and_an_expired_one_is_retaken_and_not_renewed(
+    store: SqlStore,
+) -> None:
+    clock = FakeClock(NOW)
+    first = await declare(store, incident("lease"))
+    await store.transact(
+        lambda uow: uow.enqueue([page(first.id, Role.EOC, PageAction.TRIGGER)], "pager", NOW)
+    )
+    [(_, message_id)] = await _claim(store, "a", clock)
+    clock.advance(seconds=8)
+    kept = await store.transact(
+        lambda uow: uow.renew_outbox([message_id], "a", clock.now() + SHORT)
+    )
+    assert kept == {message_id}
+    clock.advance(seconds=8)  # past the first lease, within the renewed one
+    assert await _claim(store, "b", clock) == []
+    clock.advance(seconds=3)  # "a" stopped renewing (it died, or stalled): the lease runs out
+    assert await _claim(store, "b", clock) == [(Role.EOC, message_id)]
+    # "a" comes back to life: its renewal and its give-back are refused, and say so.
+    lost = await store.transact(lambda uow: uow.renew_outbox([message_id], "a", clock.now()))
+    assert lost == set()
+    gave_back = await store.transact(
+        lambda uow: uow.retry_outbox(message_id, "a", next_at=clock.now(), attempts=3, error="500")
+    )
+    assert not gave_back
+    [row] = await store.transact(lambda uow: uow.outbox_of(first.id))
+    assert (row["claimed_by"], row["attempts"]) == ("b", 0)
+    done = await store.transact(
+        lambda uow: uow.finish_outbox(message_id, failed=False, now=clock.now(), attempts=1)
+    )
+    assert done
+    assert await store.transact(lambda uow: uow.renew_outbox([message_id], "b", NOW)) == set()
+
+
+async def test_an_escalation_waits_while_the_earlier_page_is_held_by_a_dead_dispatcher(
+    store: SqlStore,
+) -> None:
+    clock = FakeClock(NOW)
+    first = await declare(store, incident("order"))
+    await store.transact(
+        lambda uow: uow.enqueue([page(first.id, Role.EOC, PageAction.TRIGGER)], "pager", NOW)
+    )
+    [(_, eoc)] = await _claim(store, "dead", clock)
+    clock.advance(seconds=4)  # the ack timeout: the IMOC is paged, through two targets
+    escalation = [
+        page(first.id, Role.IMOC, PageAction.TRIGGER),
+        page(first.id, Role.IMOC, PageAction.TRIGGER, target="webhook:bridge"),
+    ]
+    await store.transact(lambda uow: uow.enqueue(escalation, "pager", clock.now()))
+    clock.advance(seconds=1)
+    # Only the other target's page goes: nothing of that target is in flight before it.
+    [(role, bridge)] = await _claim(store, "restarted", clock)
+    assert role is Role.IMOC
+    rows = {r["id"]: r for r in await store.transact(lambda uow: uow.outbox_of(first.id))}
+    assert rows[bridge]["target"] == "webhook:bridge"
+    clock.advance(seconds=6)  # the dead dispatcher's lease has run out
+    claimed = await _claim(store, "restarted", clock)
+    assert [role for role, _ in claimed] == [Role.EOC, Role.IMOC]
+    assert claimed[0][1] == eoc
+
+
+async def test_pages_of_an_incident_are_retried_in_the_order_they_were_written(
+    store: SqlStore,
+) -> None:
+    clock = FakeClock(NOW)
+    first = await declare(store, incident("backoff"))
+    await store.transact(
+        lambda uow: uow.enqueue([page(first.id, Role.EOC, PageAction.TRIGGER)], "pager", NOW)
+    )
+    [(_, eoc)] = await _claim(store, "a", clock)
+    await store.transact(
+        lambda uow: uow.retry_outbox(
+            eoc, "a", next_at=NOW + timedelta(minutes=5), attempts=4, error="500"
+        )
+    )
+    clock.advance(minutes=1)  # the escalation is written while the EOC page waits
+    await store.transact(
+        lambda uow: uow.enqueue(
+            [page(first.id, Role.IMOC, PageAction.TRIGGER)], "pager", clock.now()
+        )
+    )
+    assert (await _next_tries(store, first.id))[Role.EOC] == clock.now(), "pulled forward"
+    claimed = await _claim(store, "a", clock)
+    assert [role for role, _ in claimed] == [Role.EOC, Role.IMOC]
+    imoc = claimed[1][1]
+
+    # Both fail again. The EOC page gives its claim back first, while the IMOC is in
+    # flight; then the IMOC page, with a shorter backoff: the EOC page comes due with it.
+    later = clock.now() + timedelta(minutes=2)
+    for message_id, next_at in ((eoc, later), (imoc, later - timedelta(seconds=30))):
+        await _give_back(store, message_id, next_at)
+    tries = await _next_tries(store, first.id)
+    assert tries[Role.EOC] == tries[Role.IMOC] == later - timedelta(seconds=30)
+    clock.current = tries[Role.IMOC]
+    claimed = await _claim(store, "a", clock)
+    assert [role for role, _ in claimed] == [Role.EOC, Role.IMOC]
+
+    # The IMOC page gives back first, then the EOC page with a longer backoff: the EOC
+    # page comes due no later than the IMOC page.
+    soon, far = clock.now() + timedelta(minutes=1), clock.now() + timedelta(minutes=4)
+    for message_id, next_at in ((imoc, soon), (eoc, far)):
+        await _give_back(store, message_id, next_at)
+    tries = await _next_tries(store, first.id)
+    assert tries[Role.EOC] == tries[Role.IMOC] == soon
