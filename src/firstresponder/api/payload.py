@@ -17,6 +17,7 @@ import jsonschema
 import orjson
 
 from ..domain.alerts import ZERO_TIME_PREFIX, Alert, AlertStatus, Notification, labels_fingerprint
+from ..domain.storable import storable, storable_map
 from ..errors import PayloadError
 from ..schema_messages import key_path
 from .plain_check import AlertFields, plain_alerts
@@ -71,6 +72,17 @@ def decode_json(body: bytes) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
         return _decode_json_stdlib(body)
+
+
+def _decode_webhook(body: bytes) -> tuple[Any, bool]:
+    """`decode_json`, and whether the body may hold text no store can (domain.storable).
+    orjson refuses a lone surrogate, so only a body it decoded with a `\\u0000` escape
+    (JSON has no other way to write a NUL) or one the standard library read may: every
+    other body skips the cleaning, whose cost is then one byte search."""
+    try:
+        return orjson.loads(body), b"\\u0000" in body
+    except orjson.JSONDecodeError:
+        return _decode_json_stdlib(body), True
 
 
 def _decode_json_stdlib(body: bytes) -> Any:
@@ -175,6 +187,20 @@ def _fields(raw: Mapping[str, Any]) -> AlertFields:
     )
 
 
+def _storable_fields(fields: AlertFields) -> AlertFields:
+    """The alert's text made storable, before a missing fingerprint is made from its labels."""
+    status, labels, annotations, starts_raw, ends_raw, generator_url, fingerprint = fields
+    return (
+        status,
+        storable_map(labels),
+        storable_map(annotations),
+        starts_raw,  # a time: parse_time refuses anything but digits and separators
+        ends_raw,
+        storable(generator_url),
+        None if fingerprint is None else storable(fingerprint),
+    )
+
+
 def _alert(fields: AlertFields, index: int, seen: dict[str, datetime]) -> Alert:
     status, labels, annotations, starts_raw, ends_raw, generator_url, fingerprint = fields
     if starts_raw.startswith(ZERO_TIME_PREFIX):
@@ -193,21 +219,34 @@ def _alert(fields: AlertFields, index: int, seen: dict[str, datetime]) -> Alert:
 
 
 def parse_notification(body: bytes) -> Notification:
-    raw = decode_json(body)
+    """The notification, its text made storable: an alert is never refused for a NUL or a
+    lone surrogate (Alertmanager would retry a 5xx forever and drop a 4xx)."""
+    raw, suspect = _decode_webhook(body)
     fields = plain_alerts(raw)
     if fields is None:
         _NOTIFICATION.check(raw)  # refuses with the field named, or finds it valid after all
         fields = [_fields(item) for item in raw["alerts"]]
+    if suspect:
+        fields = [_storable_fields(item) for item in fields]
     seen: dict[str, datetime] = {}
     alerts = tuple(_alert(item, i, seen) for i, item in enumerate(fields))
+    text = storable if suspect else _same
     return Notification(
-        receiver=raw.get("receiver", ""),
+        receiver=text(raw.get("receiver", "")),
         status=AlertStatus(raw["status"]),
-        group_key=raw.get("groupKey", ""),
-        group_labels=raw.get("groupLabels", {}),
-        common_labels=raw.get("commonLabels", {}),
-        external_url=raw.get("externalURL", ""),
+        group_key=text(raw.get("groupKey", "")),
+        group_labels=_text_map(raw.get("groupLabels", {}), suspect),
+        common_labels=_text_map(raw.get("commonLabels", {}), suspect),
+        external_url=text(raw.get("externalURL", "")),
         # The schema's "integer" admits a whole float (3.0, or a huge count orjson read).
         truncated_alerts=int(raw.get("truncatedAlerts", 0)),
         alerts=alerts,
     )
+
+
+def _same(text: str) -> str:
+    return text
+
+
+def _text_map(values: dict[str, str], suspect: bool) -> dict[str, str]:
+    return storable_map(values) if suspect else values
