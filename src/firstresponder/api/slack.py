@@ -81,8 +81,9 @@ async def _verified_form(request: web.Request) -> dict[str, str]:
             text=json.dumps({"error": str(exc)}), content_type="application/json"
         ) from None
     # Slack's own requests are never refused for their text (a person would see only
-    # "http_client_error"): bytes that are not UTF-8, a NUL or a lone surrogate become U+FFFD.
-    parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    # "http_client_error"): a NUL, or percent-escaped bytes that are not UTF-8, become U+FFFD
+    # (`verify` has refused a body that is not UTF-8 itself).
+    parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True)
     return storable_map({key: values[0] for key, values in parsed.items() if values})
 
 
