@@ -6,6 +6,7 @@ Unknown extra fields are accepted: newer Alertmanagers add them (`notification_r
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
@@ -57,6 +58,9 @@ ALERTMANAGER_SCHEMA: dict[str, Any] = {
         },
     },
 }
+# A regular expression, not `in`: on Alertmanager's bodies it is faster than the
+# substring search (bench/parse.py: about 2 us for 20 alerts, 3% of their parse).
+_NUL_ESCAPE = re.compile(rb"\\u0000")
 _RFC3339 = re.compile(
     r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$"
 )
@@ -78,9 +82,9 @@ def _decode_webhook(body: bytes) -> tuple[Any, bool]:
     """`decode_json`, and whether the body may hold text no store can (domain.storable).
     orjson refuses a lone surrogate, so only a body it decoded with a `\\u0000` escape
     (JSON has no other way to write a NUL) or one the standard library read may: every
-    other body skips the cleaning, whose cost is then one byte search."""
+    other body skips the cleaning, whose cost is then one search of the bytes."""
     try:
-        return orjson.loads(body), b"\\u0000" in body
+        return orjson.loads(body), _NUL_ESCAPE.search(body) is not None
     except orjson.JSONDecodeError:
         return _decode_json_stdlib(body), True
 
@@ -230,23 +234,27 @@ def parse_notification(body: bytes) -> Notification:
         fields = [_storable_fields(item) for item in fields]
     seen: dict[str, datetime] = {}
     alerts = tuple(_alert(item, i, seen) for i, item in enumerate(fields))
-    text = storable if suspect else _same
-    return Notification(
-        receiver=text(raw.get("receiver", "")),
+    notification = Notification(
+        receiver=raw.get("receiver", ""),
         status=AlertStatus(raw["status"]),
-        group_key=text(raw.get("groupKey", "")),
-        group_labels=_text_map(raw.get("groupLabels", {}), suspect),
-        common_labels=_text_map(raw.get("commonLabels", {}), suspect),
-        external_url=text(raw.get("externalURL", "")),
+        group_key=raw.get("groupKey", ""),
+        group_labels=raw.get("groupLabels", {}),
+        common_labels=raw.get("commonLabels", {}),
+        external_url=raw.get("externalURL", ""),
         # The schema's "integer" admits a whole float (3.0, or a huge count orjson read).
         truncated_alerts=int(raw.get("truncatedAlerts", 0)),
         alerts=alerts,
     )
+    return _storable_notification(notification) if suspect else notification
 
 
-def _same(text: str) -> str:
-    return text
-
-
-def _text_map(values: dict[str, str], suspect: bool) -> dict[str, str]:
-    return storable_map(values) if suspect else values
+def _storable_notification(notification: Notification) -> Notification:
+    """The notification's own text made storable (its alerts' already is)."""
+    return dataclasses.replace(
+        notification,
+        receiver=storable(notification.receiver),
+        group_key=storable(notification.group_key),
+        group_labels=storable_map(dict(notification.group_labels)),
+        common_labels=storable_map(dict(notification.common_labels)),
+        external_url=storable(notification.external_url),
+    )
