@@ -16,16 +16,16 @@ import time
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 import jsonschema
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine
 
 from firstresponder.api.openapi import build_openapi
 from firstresponder.config import Config
-from firstresponder.store.tables import alert_events
 
 from ..factories import load_data
 
@@ -154,19 +154,32 @@ async def snapshot(client: Client, incident_id: int) -> dict[str, Any]:
     return {"incident": incident, "timeline": timeline["entries"]}
 
 
-async def stored_event_count(config: Config) -> int:
-    """Alert events committed to the database, read through a connection of its own."""
+async def stored_rows(config: Config, sql: str) -> list[dict[str, Any]]:
+    """Rows as committed to the database (SQLite or PostgreSQL), read through a connection
+    of its own; JSON columns come back as the text the store wrote."""
+    url = config.store.url
+    if url.startswith("postgresql"):
+        conn = await asyncpg.connect(url, timeout=10)
+        try:
+            return [dict(row) for row in await conn.fetch(sql)]
+        finally:
+            await conn.close()
 
-    def count() -> int:
-        engine = create_engine(config.store.url)
+    def read() -> list[dict[str, Any]]:
+        engine = create_engine(url)
         try:
             with engine.connect() as conn:
-                stmt = select(func.count()).select_from(alert_events)
-                return int(conn.execute(stmt).scalar_one())
+                return [dict(row) for row in conn.exec_driver_sql(sql).mappings()]
         finally:
             engine.dispose()
 
-    return await asyncio.to_thread(count)
+    return await asyncio.to_thread(read)
+
+
+async def stored_event_count(config: Config) -> int:
+    """Alert events committed to the database."""
+    found = await stored_rows(config, "SELECT count(*) AS n FROM alert_events")
+    return int(found[0]["n"])
 
 
 def slack_signed(body: str, secret: str, at: int | None = None) -> dict[str, str]:

@@ -2,7 +2,10 @@
 
 Alertmanager does not retry 4xx, so a wrong 5xx here would make it hammer the daemon, and a
 wrong 2xx would drop alerts silently. An incident accepted before the bad requests must come
-through untouched.
+through untouched. Every case runs on SQLite and on PostgreSQL (skipped, saying where it
+looked, when no PostgreSQL server answers): text one store holds and the other refuses
+(a NUL, a lone surrogate) must be refused the same way on both. Text that is accepted and
+made storable instead (webhooks from Alertmanager, PagerDuty, Slack) is in test_bad_text.py.
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ import io
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from firstresponder.config import Config
+from firstresponder.config import Config, load_config
 
-from ..factories import API_TOKEN, WEBHOOK_TOKEN, ZERO, make_alert, make_payload
+from ..factories import API_TOKEN, WEBHOOK_TOKEN, ZERO, make_alert, make_payload, write_config
 from .support import (
     DOC,
     SLOTH_PAGE,
@@ -262,10 +266,75 @@ MUTATIONS = [
     Case("note-int", "POST", "/api/v1/incidents/1/notes", 400, "text: 5", doc({"text": 5}), API),
     Case("severity-word", "POST", "/api/v1/incidents/1/severity", 400, "severity: 'high'", doc({"severity": "high"}), API),
     Case("resolve-note-int", "POST", "/api/v1/incidents/1/resolve", 400, "note: 1", doc({"note": 1}), API),
+    Case("declare-label-nan", "POST", LIST, 400, "labels.team: nan is not of type 'string'", raw(b'{"service": "search", "title": "t", "labels": {"team": NaN}}'), API),
+    Case("declare-title-infinity", "POST", LIST, 400, "title: inf is not of type 'string'", raw(b'{"service": "search", "title": Infinity}'), API),
+    Case("webhook-truncated-infinity", "POST", WEBHOOK, 400, "truncatedAlerts: inf", raw(b'{"version": "4", "status": "firing", "alerts": [], "truncatedAlerts": Infinity}')),
+    Case("list-service-nul", "GET", f"{LIST}?service=%00", 400, "query parameter service: holds a NUL character"),
 ]
 
 # fmt: on
-CASES = WEBHOOK_FIELDS + WEBHOOK_BODIES + WEBHOOK_AUTH + ROUTING + QUERIES + MUTATIONS
+# Text no store can hold, in every text field of every POST under /api/v1/incidents: a
+# person sent it, so it is refused, naming the field, on both stores alike.
+UNSTORABLE = {
+    "nul": ("\x00", "holds a NUL character (\\u0000)"),
+    "surrogate": ("\ud800", "holds a lone surrogate (\\ud800)"),
+}
+DECLARE = {"service": "search", "title": "t"}
+ITEM = {"title": "t", "owner": "o", "criticality": "high", "due": "2026-12-01"}
+# (path, a valid body, the field given bad text, where the message says it is)
+TEXT_FIELDS: list[tuple[str, dict[str, Any], str]] = [
+    (LIST, DECLARE, "service"),
+    (LIST, DECLARE, "title"),
+    (LIST, DECLARE, "description"),
+    (LIST, DECLARE, "by"),
+    (LIST, {**DECLARE, "labels": {"team": "x"}}, "labels.team"),
+    (LIST, {**DECLARE, "labels": {"team": "x"}}, "labels key"),
+    (ACK, {}, "by"),
+    ("/api/v1/incidents/1/state", {"state": "identified"}, "note"),
+    ("/api/v1/incidents/1/state", {"state": "identified"}, "by"),
+    ("/api/v1/incidents/1/roles", {"role": "imoc", "person": "p"}, "person"),
+    ("/api/v1/incidents/1/roles", {"role": "imoc", "person": "p"}, "by"),
+    ("/api/v1/incidents/1/notes", {"text": "t"}, "text"),
+    ("/api/v1/incidents/1/notes", {"text": "t"}, "by"),
+    ("/api/v1/incidents/1/resolve", {}, "note"),
+    ("/api/v1/incidents/1/resolve", {}, "by"),
+    ("/api/v1/incidents/1/severity", {"severity": "S2"}, "by"),
+    ("/api/v1/incidents/1/action-items", ITEM, "title"),
+    ("/api/v1/incidents/1/action-items", ITEM, "owner"),
+    ("/api/v1/incidents/1/action-items", ITEM, "by"),
+]
+
+
+def _with_bad_text(body: dict[str, Any], where: str, bad: str) -> tuple[dict[str, Any], str]:
+    """The body with `bad` inside the field, and the field as the message names it."""
+    changed = json.loads(json.dumps(body))
+    if where == "labels key":
+        key = f"te{bad}am"
+        changed["labels"] = {key: "x"}
+        return changed, f"labels: the key {key!r}"
+    if where == "labels.team":
+        changed["labels"]["team"] = f"a{bad}b"
+        return changed, "labels.team:"
+    changed[where] = f"a{bad}b"
+    return changed, f"{where}:"
+
+
+def unstorable_cases() -> list[Case]:
+    cases = []
+    for path, body, where in TEXT_FIELDS:
+        for kind, (bad, words) in UNSTORABLE.items():
+            changed, named = _with_bad_text(body, where, bad)
+            name = f"{path.rsplit('/', 1)[-1]}-{where.replace(' ', '-')}-{kind}"
+            message = f"{named} {words}"
+            cases.append(Case(name, "POST", path, 400, message, doc(changed), API))
+    return cases
+
+
+UNSTORABLE_API = unstorable_cases()
+CASES = [
+    *(WEBHOOK_FIELDS + WEBHOOK_BODIES + WEBHOOK_AUTH),
+    *(ROUTING + QUERIES + MUTATIONS + UNSTORABLE_API),
+]
 
 
 async def expect_refusal(client: Client, case: Case) -> None:
@@ -286,6 +355,12 @@ async def expect_refusal(client: Client, case: Case) -> None:
     template = DOC.template(path)
     if template is not None and case.method.lower() in DOC.document["paths"][template]:
         DOC.check(case.method, path, case.status, body)  # the status is documented too
+
+
+@pytest.fixture
+def config(tmp_path: Path, app_store_url: str) -> Config:
+    """The app on SQLite, then on PostgreSQL (tests/integration/conftest.py)."""
+    return load_config(write_config(tmp_path, store={"url": app_store_url}))
 
 
 @pytest.fixture

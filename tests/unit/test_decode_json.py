@@ -48,3 +48,29 @@ def test_a_whole_float_truncated_count_is_an_int() -> None:
         body = f'{{"version": "4", "status": "firing", "alerts": [], "truncatedAlerts": {text}}}'
         truncated = parse_notification(body.encode()).truncated_alerts
         assert type(truncated) is int and truncated == int(float(text))
+
+
+def _body(labels: dict[str, str], **alert: str) -> bytes:
+    """A webhook with one alert; json.dumps writes NUL and surrogates as \\u escapes."""
+    item = {"status": "firing", "labels": labels, "startsAt": "2026-01-01T00:00:00Z", **alert}
+    return json.dumps({"version": "4", "status": "firing", "alerts": [item]}).encode()
+
+
+def test_webhook_text_is_made_storable_before_the_fingerprint() -> None:
+    nul = parse_notification(_body({"alertname": "A\x00", "k\x00": "v"}, generatorURL="g\x00"))
+    lone = parse_notification(
+        _body({"alertname": "A\ud800", "k\udfff": "v"}, generatorURL="g\ud800")
+    )
+    clean = parse_notification(
+        _body({"alertname": "A\ufffd", "k\ufffd": "v"}, generatorURL="g\ufffd")
+    )
+    assert nul.alerts == lone.alerts == clean.alerts
+    assert nul.alerts[0].labels == {"alertname": "A\ufffd", "k\ufffd": "v"}
+
+
+def test_webhook_text_that_only_looks_like_a_nul_is_kept() -> None:
+    """A literal backslash before u0000 takes the cleaning path, which then changes nothing."""
+    text = "a\\u0000b"  # six characters after the a, no NUL among them
+    notification = parse_notification(_body({"alertname": text}, fingerprint=text))
+    assert notification.alerts[0].labels == {"alertname": text}
+    assert notification.alerts[0].fingerprint == text

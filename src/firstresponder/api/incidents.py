@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from ..domain.incident import Incident, TimelineEntry
+from ..domain.storable import unstorable_at, why_unstorable
 from ..domain.vocabulary import Impact, IncidentState, Role, Severity
 from ..errors import PayloadError
 from ..store.ports import IncidentFilter
@@ -43,6 +44,9 @@ async def _body(request: web.Request, schema: str) -> dict[str, Any]:
         data = decode_json(raw)
     _VALIDATORS[schema].check(data)
     assert isinstance(data, dict)
+    problem = unstorable_at(data)  # a person can fix it: refuse, naming the field
+    if problem is not None:
+        raise PayloadError(problem)
     return data
 
 
@@ -73,6 +77,14 @@ def _query_int(request: web.Request, name: str, default: int | None) -> int | No
     return int(text)
 
 
+def _query_text(request: web.Request, name: str) -> str | None:
+    text = request.query.get(name) or None
+    reason = None if text is None else why_unstorable(text)
+    if reason is not None:
+        raise PayloadError(f"query parameter {name}: {reason}")
+    return text
+
+
 def _enum(kind: Callable[[str], T], request: web.Request, name: str) -> T | None:
     text = request.query.get(name)
     if text is None or text == "":
@@ -91,7 +103,7 @@ async def list_incidents(request: web.Request) -> web.Response:
     query = IncidentFilter(
         state=_enum(IncidentState, request, "state"),
         open_only=open_text in ("true", "1"),
-        service=request.query.get("service") or None,
+        service=_query_text(request, "service"),
         severity=_enum(Severity.parse, request, "severity"),
         limit=limit,
         before_id=_query_int(request, "before", None),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import re
 from collections.abc import Sequence
@@ -22,13 +21,16 @@ from aiohttp import web
 
 from ..commands import Change
 from ..domain.incident import Incident, TimelineEntry, TransitionError
+from ..domain.storable import storable
 from ..errors import NotFoundError, PayloadError
 from .keys import COMMANDS, CONFIG
+from .payload import decode_json
 
 log = logging.getLogger(__name__)
 
 # Our dedup keys (domain.escalation.Page.dedup_key) name the incident they page for.
 _OUR_KEY = re.compile(r"^firstresponder-(\d{1,18})-(eoc|imoc|cmoc)(?:-r\d+)?$")
+_MAX_DELIVERY_ID = 150  # webhook_deliveries.delivery_id is VARCHAR(200), with our prefix
 _MAPPED = {"incident.acknowledged": "acknowledge", "incident.resolved": "resolve"}
 
 
@@ -60,10 +62,9 @@ class PagerDutyEvent:
 
 
 def parse_event(body: bytes) -> PagerDutyEvent:
-    try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise PayloadError(f"body is not JSON: {exc}") from exc
+    """The event, its text made storable: PagerDuty retries what it is refused, and the
+    acknowledgement should not be lost for a NUL in someone's name (domain.storable)."""
+    document = decode_json(body)
     event = document.get("event") if isinstance(document, dict) else None
     if not isinstance(event, dict) or not isinstance(event.get("event_type"), str):
         raise PayloadError('body must be a PagerDuty v3 webhook: {"event": {"event_type": …}}')
@@ -74,9 +75,21 @@ def parse_event(body: bytes) -> PagerDutyEvent:
     return PagerDutyEvent(
         event_type=event["event_type"],
         incident_key=key if isinstance(key, str) else None,
-        agent=str(agent.get("summary") or agent.get("id") or "someone"),
-        pagerduty_incident=str(data.get("number") or data.get("id") or "?"),
+        agent=storable(str(agent.get("summary") or agent.get("id") or "someone")),
+        pagerduty_incident=storable(str(data.get("number") or data.get("id") or "?")),
     )
+
+
+def delivery_key(webhook_id: str | None) -> str | None:
+    """The key a delivery is recorded under: storable (header bytes that are not UTF-8
+    arrive as lone surrogates) and short enough for its column on both stores, a long id
+    (PagerDuty's are UUIDs) by its digest."""
+    if not webhook_id:
+        return None
+    text = storable(webhook_id)
+    if len(text) > _MAX_DELIVERY_ID:
+        text = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    return f"pagerduty:{text}"
 
 
 def _change(action: str, event: PagerDutyEvent) -> Change:
@@ -113,10 +126,9 @@ async def pagerduty_webhook(request: web.Request) -> web.StreamResponse:
     incident_id = event.incident_id
     if incident_id is None:
         return _ignored("not an incident firstresponder paged for")
-    delivery = request.headers.get("X-Webhook-Id")
     try:
         _, entries, fresh = await request.app[COMMANDS].change_once(
-            incident_id, _change(action, event), f"pagerduty:{delivery}" if delivery else None
+            incident_id, _change(action, event), delivery_key(request.headers.get("X-Webhook-Id"))
         )
     except NotFoundError:
         return _ignored(f"incident {incident_id} does not exist here")

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs
 from aiohttp import web
 
 from ..domain.incident import Incident, TimelineEntry, TransitionError
+from ..domain.storable import storable_map
 from ..domain.vocabulary import Impact
 from ..errors import ConflictError, NotFoundError
 from ..slack import blocks as b
@@ -79,8 +80,11 @@ async def _verified_form(request: web.Request) -> dict[str, str]:
         raise web.HTTPUnauthorized(
             text=json.dumps({"error": str(exc)}), content_type="application/json"
         ) from None
+    # Slack's own requests are never refused for their text (a person would see only
+    # "http_client_error"): a NUL, or percent-escaped bytes that are not UTF-8, become U+FFFD
+    # (`verify` has refused a body that is not UTF-8 itself).
     parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True)
-    return {key: values[0] for key, values in parsed.items() if values}
+    return storable_map({key: values[0] for key, values in parsed.items() if values})
 
 
 async def _incident_of_channel(request: web.Request, channel_id: str) -> int | None:

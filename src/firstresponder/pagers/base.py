@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..domain.escalation import PageAction
+from ..domain.storable import storable
 from ..domain.vocabulary import Role
 
 
@@ -39,7 +40,11 @@ class PageMessage:
 
 
 class DeliveryError(Exception):
-    """A send that did not succeed. The message is safe to log (no secrets)."""
+    """A send that did not succeed. The message is safe to log (no secrets), and to store:
+    it goes to the outbox row and the timeline, and may quote what a vendor answered."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(storable(message))
 
 
 class TransientDeliveryError(DeliveryError):

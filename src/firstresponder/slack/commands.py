@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from ..domain.storable import storable
 from ..domain.vocabulary import Impact, IncidentState, Role, Severity
 from .messages import ACK_ACTION_ID
 
@@ -38,6 +39,7 @@ ROLE_NAMES: Mapping[str, Role] = {
     "techlead": Role.LEAD,
     "tech-lead": Role.LEAD,
 }
+MAX_ID_DIGITS = 18  # an incident id fits a BIGINT
 _INCIDENT_REF = re.compile(r"#(\d{1,18})")
 _WORD = re.compile(r"\s*(\S*)\s*(.*)", re.DOTALL)
 _USER_ESCAPE = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
@@ -149,6 +151,8 @@ def parse_interaction(payload_form_value: str) -> ButtonPress:
         payload = json.loads(payload_form_value)
     except ValueError as exc:
         raise InteractionError(f"payload is not JSON: {exc}") from None
+    except RecursionError:
+        raise InteractionError("payload is nested too deeply") from None
     if not isinstance(payload, dict):
         raise InteractionError("payload is not a JSON object")
     kind = payload.get("type")
@@ -161,18 +165,18 @@ def parse_interaction(payload_form_value: str) -> ButtonPress:
     if action.get("action_id") != ACK_ACTION_ID:
         raise InteractionError(f"action {action.get('action_id')!r} is not handled")
     value = str(action.get("value", ""))
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit() and len(value) <= MAX_ID_DIGITS):
         raise InteractionError(f"action value {value!r} is not an incident id")
     user = payload.get("user")
     if not isinstance(user, dict) or not user.get("id"):
         raise InteractionError("payload has no user.id")
     channel = payload.get("channel")
-    return ButtonPress(
+    return ButtonPress(  # the text made storable, as the form's (api/slack.py)
         incident_id=int(value),
-        user_id=str(user["id"]),
-        user_name=str(user.get("username") or user.get("name") or user["id"]),
-        response_url=str(payload.get("response_url") or ""),
-        channel_id=str(channel.get("id", "")) if isinstance(channel, dict) else "",
+        user_id=storable(str(user["id"])),
+        user_name=storable(str(user.get("username") or user.get("name") or user["id"])),
+        response_url=storable(str(payload.get("response_url") or "")),
+        channel_id=storable(str(channel.get("id", ""))) if isinstance(channel, dict) else "",
     )
 
 
