@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck format bench-ingest system-deps clean
+.PHONY: run test lint typecheck format bench-ingest bench-storm system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ bench-ingest: $(STAMP)
 	@command -v wrk >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python -m bench.ingest
+
+# The alert storm (bench/README.md); PostgreSQL runs need the server at 127.0.0.1:5432.
+bench-storm: $(STAMP)
+	$(BIN)/python -m bench.storm
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache firstresponder.db*

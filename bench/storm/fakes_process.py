@@ -54,3 +54,5 @@ def running(slack_rate_scale: float, timeout: float = 30.0) -> Iterator[Fakes]:
         yield Fakes(json.loads(line))
     finally:
         stop(proc)
+        if proc.stdout is not None:
+            proc.stdout.close()

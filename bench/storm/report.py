@@ -58,7 +58,7 @@ def table(cells: list[Figures]) -> str:
     head = (
         f"{'store':<11}{'repl':>4}{'N':>7}{'alerts/s':>10}{'p50 ms':>8}{'p99 ms':>8}"
         f"{'non2xx':>7}{'unsent':>7}{'EOC':>12}{'EOC s':>8}{'+after':>8}{'IMOC':>12}"
-        f"{'lag p50':>8}{'lag p99':>8}{'hist p99':>9}{'peak pg':>8}{'peak sl':>8}"
+        f"{'lag p50':>8}{'lag p99':>8}{'fired':>7}{'hist p99':>9}{'peak pg':>8}{'peak sl':>8}"
         f"{'KiB/inc':>8}{'x1 repl':>8}"
     )
     lines = [head, "-" * len(head)]
@@ -75,7 +75,7 @@ def table(cells: list[Figures]) -> str:
             f"{f'{c.eoc_pages}/{want}':>12}{_num(c.eoc_span_s):>8}"
             f"{_num(c.eoc_after_last_webhook_s):>8}{f'{c.imoc_pages}/{want}':>12}"
             f"{_num(c.imoc_lag_p50_s, '.2f'):>8}{_num(c.imoc_lag_p99_s, '.2f'):>8}"
-            f"{_num(c.hist_lag_p99_s, 'g'):>9}{_num(c.peak('pager'), '.0f'):>8}"
+            f"{c.hist_lag_count:>7}{_num(c.hist_lag_p99_s, 'g'):>9}{_num(c.peak('pager'), '.0f'):>8}"
             f"{_num(c.peak('slack'), '.0f'):>8}{_num(rss / 1024 if rss else None, '.0f'):>8}"
             f"{_num(ratio, '.2f'):>8}"
         )
