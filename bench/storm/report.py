@@ -104,7 +104,8 @@ def _per_incident(c: Figures) -> dict[str, float | None]:
     n = c.expected_pages or c.services
     return {
         "storm s/incident": c.load.seconds / n if c.load.seconds else None,
-        "EOC s/incident": c.eoc_span_s / n if c.eoc_span_s else None,
+        # Only when every page came: the time to the last of some pages is no figure.
+        "EOC s/incident": c.eoc_span_s / n if c.eoc_span_s and c.eoc_pages >= n else None,
         "RSS/incident": c.rss_per_incident,
         "webhook p99": c.load.p99_ms,
         "IMOC lag p99": c.imoc_lag_p99_s,
