@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck format bench-ingest bench-retention system-deps clean
+.PHONY: run test lint typecheck format bench-ingest bench-retention bench-storm system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ bench-ingest: $(STAMP)
 
 bench-retention: $(STAMP)
 	$(BIN)/python -m bench.retention
+
+# The alert storm (bench/README.md); PostgreSQL runs need the server at 127.0.0.1:5432.
+bench-storm: $(STAMP)
+	$(BIN)/python -m bench.storm
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache firstresponder.db*
