@@ -64,9 +64,7 @@ class SqlOutboxLeases:
             update(outbox)
             .where(
                 outbox.c.incident_id.in_(sorted(incidents)),
-                outbox.c.channel == PAGER,
-                outbox.c.action == PageAction.TRIGGER.value,
-                outbox.c.status == PENDING,
+                *_pending_page(outbox),
                 outbox.c.created_at < now,
                 outbox.c.next_attempt_at > now,
             )
@@ -98,12 +96,16 @@ class SqlOutboxLeases:
 
 
 def _pending_triggers_like(incident_id: int, target: str) -> tuple[Any, ...]:
+    return (outbox.c.incident_id == incident_id, outbox.c.target == target, *_pending_page(outbox))
+
+
+def _pending_page(table: Any) -> tuple[ColumnElement[bool], ...]:
+    """What `ix_outbox_pending_pages` serves, as literals: a planner matches a partial index
+    only to the very text of its WHERE (a bound parameter proves nothing at plan time)."""
     return (
-        outbox.c.incident_id == incident_id,
-        outbox.c.target == target,
-        outbox.c.channel == PAGER,
-        outbox.c.action == PageAction.TRIGGER.value,
-        outbox.c.status == PENDING,
+        table.c.status == literal_column(f"'{PENDING}'"),
+        table.c.channel == literal_column(f"'{PAGER}'"),
+        table.c.action == literal_column(f"'{PageAction.TRIGGER.value}'"),
     )
 
 
@@ -119,9 +121,7 @@ def not_behind_an_earlier_page(now: Any) -> ColumnElement[bool]:
     in_flight = exists().where(
         earlier.c.incident_id == outbox.c.incident_id,
         earlier.c.target == outbox.c.target,
-        earlier.c.channel == PAGER,
-        earlier.c.action == PageAction.TRIGGER.value,
-        earlier.c.status == literal_column(f"'{PENDING}'"),  # matches the partial index
+        *_pending_page(earlier),
         earlier.c.created_at < outbox.c.created_at,
         earlier.c.claimed_until >= now,
     )

@@ -260,6 +260,18 @@ Index(
     postgresql_where=text(DELIVERED_TRIGGER),
 )
 Index("ix_outbox_incident_action", outbox.c.incident_id, outbox.c.channel, outbox.c.action)
+# An incident's pending page triggers, oldest first (the EOC page before the escalation:
+# store/outbox_leases_sql.py). Three equalities before the time, so that SQLite prefers it
+# to ix_outbox_backlog (channel, created_at), a walk of every pending row of the channel.
+Index(
+    "ix_outbox_pending_pages",
+    outbox.c.incident_id,
+    outbox.c.channel,
+    outbox.c.action,
+    outbox.c.created_at,
+    sqlite_where=text(PENDING_ONLY),
+    postgresql_where=text(PENDING_ONLY),
+)
 # The incident of a Slack channel id (a prefix of the reference): a range in byte order,
 # which PostgreSQL gives only under the "C" collation.
 Index("ix_outbox_reference", outbox.c.reference).ddl_if(dialect="sqlite")

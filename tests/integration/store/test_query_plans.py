@@ -121,14 +121,27 @@ async def seeded(store: SqlStore) -> tuple[int, int]:
 
 
 Query = Callable[[SqlStore, int], Awaitable[object]]
-# name: (the query, the indexes its plan must use ("a|b": either), whether its LIMIT must
-# stop an index walk early rather than sort what it found)
+# name: (the query, the indexes its plan must use ("a|b": either; "sqlite:a": on SQLite,
+# whose planner picks by rules, where PostgreSQL's picks by the costs of these few rows),
+# whether its LIMIT must stop an index walk early rather than sort what it found)
 PERIODIC: dict[str, tuple[Query, set[str], bool]] = {
     "claim_outbox": (
         lambda s, _: s.transact(lambda uow: uow.claim_outbox("b", NOW, LEASE, 10)),
-        {"ix_outbox_claim", "ix_outbox_key_pending", "ix_outbox_key_trigger"},
+        {"ix_outbox_claim", "ix_outbox_key_pending", "ix_outbox_key_trigger"}
+        | {"sqlite:ix_outbox_pending_pages"},  # a page waits for its incident's earlier one
         True,
     ),
+    # An escalation's trigger brings the incident's earlier pages forward (a storm writes
+    # one with every declaration): a probe of the incident's pending pages, not a walk of
+    # every pending row of the channel (SQLite chose ix_outbox_backlog before).
+    "enqueue a page": (
+        lambda s, i: s.transact(
+            lambda uow: uow.enqueue([page(i, Role.IMOC, PageAction.TRIGGER)], "pager", NOW)
+        ),
+        {"sqlite:ix_outbox_pending_pages"},
+        False,
+    ),
+    "retry a page": (lambda s, _: _retry_a_page(s), {"sqlite:ix_outbox_pending_pages"}, False),
     "claim_outbox slack": (
         lambda s, _: s.transact(lambda uow: uow.claim_outbox("b", NOW, LEASE, 10, "slack")),
         {"ix_outbox_claim", "ix_outbox_key_pending", "ix_outbox_key_trigger"},
@@ -178,6 +191,16 @@ PERIODIC: dict[str, tuple[Query, set[str], bool]] = {
 }
 
 
+async def _retry_a_page(store: SqlStore) -> None:
+    """A page given back after a failed attempt keeps its incident's pages in order."""
+    [claimed] = await store.transact(lambda uow: uow.claim_outbox("b", NOW, LEASE, 1))
+    await store.transact(
+        lambda uow: uow.retry_outbox(
+            claimed.message.id, "b", next_at=NOW + LEASE, attempts=1, error="503"
+        )
+    )
+
+
 @pytest.mark.parametrize("name", sorted(PERIODIC))
 async def test_a_periodic_query_is_served_by_its_index(
     store: SqlStore, backend: Backend, store_url: str, name: str
@@ -193,4 +216,6 @@ async def test_a_periodic_query_is_served_by_its_index(
         assert not unserved(backend, plan, ordered), f"{statement}\n{plan}"
         used |= set(re.findall(r"\b(ix_\w+|\w+_pkey|sqlite_autoindex_\w+)", plan))
     for wanted in expected:  # "a|b": either index will do
-        assert used & set(wanted.split("|")), (wanted, used)
+        dialect, _, names = wanted.rpartition(":")
+        if dialect in ("", backend):
+            assert used & set(names.split("|")), (wanted, used)

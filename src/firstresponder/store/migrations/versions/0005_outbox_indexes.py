@@ -5,7 +5,8 @@ Revision ID: 0005
 The outbox gets partial indexes over its pending rows (the claim in id order, the backlog
 gauge, the "an older message for the same key is pending" check), one over delivered
 triggers (what an acknowledge or a Slack post addresses), one per incident and channel
-(an incident's triggers) and one for the Slack channel id prefix of a reference.
+(an incident's triggers), one over an incident's pending page triggers (the order of
+its pages) and one for the Slack channel id prefix of a reference.
 Deadlines are taken earliest first with ties by id; groups are declared by
 `next_declare_at`; the open incidents are listed and counted from a partial index; a
 timeline's latest entry of a kind is one index lookup. `ix_outbox_pending` (status,
@@ -30,6 +31,12 @@ _INDEXES: list[tuple[str, str, list[str], str | None]] = [
     ("ix_outbox_key_pending", "outbox", ["target", "dedup_key", "id"], PENDING_ONLY),
     ("ix_outbox_key_trigger", "outbox", ["target", "dedup_key", "id"], DELIVERED_TRIGGER),
     ("ix_outbox_incident_action", "outbox", ["incident_id", "channel", "action"], None),
+    (
+        "ix_outbox_pending_pages",
+        "outbox",
+        ["incident_id", "channel", "action", "created_at"],
+        PENDING_ONLY,
+    ),
     ("ix_deadlines_due_id", "deadlines", ["due_at", "id"], None),
     ("ix_alert_groups_declare", "alert_groups", ["next_declare_at"], None),
     ("ix_incidents_open", "incidents", ["id", "severity"], OPEN),
