@@ -68,8 +68,26 @@ SLACK_SCHEMA: dict[str, Any] = {
             "items": {"type": "string", "pattern": _TIME.pattern},
         },
         "timeout": {"type": "string", "pattern": DURATION_PATTERN},
+        "delivery": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "concurrency": {"type": "integer", "minimum": 1, "maximum": 64},
+                "batch": {"type": "integer", "minimum": 1, "maximum": 500},
+            },
+        },
     },
 }
+
+
+@dataclass(frozen=True)
+class SlackDelivery:
+    """The Slack dispatcher's own share: calls in flight at once (for different incidents;
+    one incident's calls go one at a time, in order) and calls claimed per pass. The rate
+    limiter, not these, keeps the calls under Slack's limits."""
+
+    concurrency: int = 8
+    batch: int = 50
 
 
 @dataclass(frozen=True)
@@ -88,6 +106,7 @@ class SlackConfig:
     )
     handoff_times: tuple[time, ...] = ()  # UTC
     timeout: timedelta = timedelta(seconds=10)
+    delivery: SlackDelivery = field(default_factory=SlackDelivery)
 
     def bridge_for(self, incident_id: int) -> str:
         return self.bridge_url.replace("{number}", str(incident_id))
@@ -132,6 +151,7 @@ def build_slack(raw: Mapping[str, Any] | None) -> tuple[SlackConfig, list[str]]:
         status_update_intervals=intervals,
         handoff_times=tuple(sorted(handoffs)),
         timeout=parse_duration(raw.get("timeout", "10s")),
+        delivery=SlackDelivery(**raw.get("delivery", {})),
     )
     return config, problems
 

@@ -10,6 +10,8 @@ errors, so the dispatcher treats Slack like any other channel:
   timeouts and connection errors -> TransientDeliveryError
 - any other `ok: false` -> SlackRefused (a PermanentDeliveryError carrying Slack's code)
 
+Before each call the `RateLimiter` (limits.py) makes it wait its turn under Slack's
+per-method limits, or sends it back to the outbox (`HeldBack`) when its turn is not soon.
 Messages name the method and Slack's error code; the token never appears in them.
 """
 
@@ -18,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -44,6 +47,7 @@ from ..pagers.base import (
 )
 from ..pagers.http import scrub, timed_out, unreachable
 from . import rules
+from .limits import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +128,10 @@ class SlackClient:
         max_inline_wait_s: float = 5.0,
         server_error_retries: int = 1,
         server_error_interval: RetryIntervalCalculator | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
-        """`timeout_s` bounds each operation, slack_sdk's inline retries included.
+        """`timeout_s` bounds each operation, slack_sdk's inline retries included (not the
+        wait for the `limiter`, which keeps the calls under Slack's rate limits).
 
         With no `session`, slack_sdk opens one per request.
         """
@@ -140,6 +146,7 @@ class SlackClient:
             server_errors,
         ]
         self._token = bot_token
+        self._limiter = limiter
         self._timeout_s = timeout_s
         self._web = AsyncWebClient(
             token=bot_token,
@@ -155,7 +162,7 @@ class SlackClient:
 
     async def bot_user_id(self) -> str:
         """`auth.test`: the bot's own user id (and proof that the token works)."""
-        response = await self._call("auth.test", self._web.auth_test())
+        response = await self._call("auth.test", self._web.auth_test)
         return str(response.get("user_id", ""))
 
     async def create_channel(self, base_name: str) -> tuple[str, str]:
@@ -167,7 +174,7 @@ class SlackClient:
             name = base_name if attempt == 1 else rules.numbered(base_name, attempt)
             try:
                 response = await self._call(
-                    "conversations.create", self._web.conversations_create(name=name)
+                    "conversations.create", partial(self._web.conversations_create, name=name)
                 )
             except SlackRefused as refused:
                 if refused.error != "name_taken":
@@ -184,14 +191,15 @@ class SlackClient:
     async def set_topic(self, channel: str, text: str) -> None:
         topic = rules.truncate(text, rules.TOPIC_MAX)
         await self._call(
-            "conversations.setTopic", self._web.conversations_setTopic(channel=channel, topic=topic)
+            "conversations.setTopic",
+            lambda: self._web.conversations_setTopic(channel=channel, topic=topic),
         )
 
     async def set_purpose(self, channel: str, text: str) -> None:
         purpose = rules.truncate(text, rules.PURPOSE_MAX)
         await self._call(
             "conversations.setPurpose",
-            self._web.conversations_setPurpose(channel=channel, purpose=purpose),
+            lambda: self._web.conversations_setPurpose(channel=channel, purpose=purpose),
         )
 
     async def invite(self, channel: str, user_ids: Iterable[str]) -> None:
@@ -204,7 +212,7 @@ class SlackClient:
         try:
             await self._call(
                 "conversations.invite",
-                self._web.conversations_invite(channel=channel, users=users, force=True),
+                lambda: self._web.conversations_invite(channel=channel, users=users, force=True),
             )
         except SlackRefused as refused:
             failed = _invite_failures(refused, users)
@@ -225,20 +233,26 @@ class SlackClient:
         the fallback for clients that cannot show blocks. Links do not unfurl."""
         response = await self._call(
             "chat.postMessage",
-            self._web.chat_postMessage(
+            lambda: self._web.chat_postMessage(
                 channel=channel,
                 text=text,
                 blocks=[dict(block) for block in blocks] if blocks else None,
                 unfurl_links=False,
                 unfurl_media=False,
             ),
+            channel,
         )
         return str(response["ts"])
 
-    async def _call(self, method: str, call: Awaitable[AsyncSlackResponse]) -> AsyncSlackResponse:
+    async def _call(
+        self, method: str, call: Callable[[], Awaitable[AsyncSlackResponse]], channel: str = ""
+    ) -> AsyncSlackResponse:
+        """Make the call once the limiter lets it go (HeldBack when that is not soon)."""
+        if self._limiter is not None:
+            await self._limiter.acquire(method, channel)
         try:
             async with asyncio.timeout(self._timeout_s):
-                return await call
+                return await call()
         except SlackApiError as exc:
             raise self._translate(method, exc) from exc
         except TimeoutError:

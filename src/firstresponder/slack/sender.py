@@ -18,6 +18,7 @@ from ..domain.incident import TimelineEntry
 from ..metrics import Metrics
 from ..pagers.base import PageMessage, PermanentDeliveryError
 from .client import SlackClient
+from .limits import is_held_back
 from .notices import CHANNEL_PLACEHOLDER, SLACK, channel_ref
 
 OPERATIONS = ("create_channel", "set_topic", "set_purpose", "invite", "post", "announce")
@@ -110,11 +111,13 @@ class SlackTexts:
         self, message: PageMessage, attempts: int, error: str, now: datetime
     ) -> TimelineEntry:
         op = _op(message)
+        said = (
+            f"Slack {op} waits its turn ({error})"
+            if is_held_back(error)
+            else f"Slack {op} is failing ({error}); retrying until it is delivered"
+        )
         return TimelineEntry(
-            now,
-            "slack_delayed",
-            f"Slack {op} is failing ({error}); retrying until it is delivered",
-            data={"op": op, "attempts": attempts, "error": error},
+            now, "slack_delayed", said, data={"op": op, "attempts": attempts, "error": error}
         )
 
     def count(self, message: PageMessage, result: str) -> None:
