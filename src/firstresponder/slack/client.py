@@ -162,10 +162,10 @@ class SlackClient:
 
     async def bot_user_id(self) -> str:
         """`auth.test`: the bot's own user id (and proof that the token works)."""
-        response = await self._call("auth.test", self._web.auth_test)
+        response = await self._call("auth.test", self._web.auth_test, None)
         return str(response.get("user_id", ""))
 
-    async def create_channel(self, base_name: str) -> tuple[str, str]:
+    async def create_channel(self, base_name: str, *, ticket: int | None = None) -> tuple[str, str]:
         """`conversations.create` (public): returns (channel id, name created).
 
         A taken name is retried as `base-2`, `base-3`, … up to `base-20`.
@@ -174,7 +174,9 @@ class SlackClient:
             name = base_name if attempt == 1 else rules.numbered(base_name, attempt)
             try:
                 response = await self._call(
-                    "conversations.create", partial(self._web.conversations_create, name=name)
+                    "conversations.create",
+                    partial(self._web.conversations_create, name=name),
+                    ticket,
                 )
             except SlackRefused as refused:
                 if refused.error != "name_taken":
@@ -188,21 +190,25 @@ class SlackClient:
             f"-{NAME_ATTEMPTS} are all taken"
         )
 
-    async def set_topic(self, channel: str, text: str) -> None:
+    async def set_topic(self, channel: str, text: str, *, ticket: int | None = None) -> None:
         topic = rules.truncate(text, rules.TOPIC_MAX)
         await self._call(
             "conversations.setTopic",
             lambda: self._web.conversations_setTopic(channel=channel, topic=topic),
+            ticket,
         )
 
-    async def set_purpose(self, channel: str, text: str) -> None:
+    async def set_purpose(self, channel: str, text: str, *, ticket: int | None = None) -> None:
         purpose = rules.truncate(text, rules.PURPOSE_MAX)
         await self._call(
             "conversations.setPurpose",
             lambda: self._web.conversations_setPurpose(channel=channel, purpose=purpose),
+            ticket,
         )
 
-    async def invite(self, channel: str, user_ids: Iterable[str]) -> None:
+    async def invite(
+        self, channel: str, user_ids: Iterable[str], *, ticket: int | None = None
+    ) -> None:
         """`conversations.invite` with `force`: the valid users are invited even when some
         are not. Members already there and the bot itself are fine; anyone who could not
         be invited is named in a SlackRefused."""
@@ -213,6 +219,7 @@ class SlackClient:
             await self._call(
                 "conversations.invite",
                 lambda: self._web.conversations_invite(channel=channel, users=users, force=True),
+                ticket,
             )
         except SlackRefused as refused:
             failed = _invite_failures(refused, users)
@@ -227,10 +234,18 @@ class SlackClient:
                 ) from refused
 
     async def post(
-        self, channel: str, text: str, blocks: Sequence[Mapping[str, Any]] | None = None
+        self,
+        channel: str,
+        text: str,
+        blocks: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        ticket: int | None = None,
     ) -> str:
         """`chat.postMessage`; returns the message's `ts`. `text` is the notification and
-        the fallback for clients that cannot show blocks. Links do not unfurl."""
+        the fallback for clients that cannot show blocks. Links do not unfurl.
+
+        Every operation takes a `ticket` (the outbox message's id): when the rate limiter
+        sends the call back (HeldBack), it keeps the call's slot for that ticket."""
         response = await self._call(
             "chat.postMessage",
             lambda: self._web.chat_postMessage(
@@ -240,16 +255,22 @@ class SlackClient:
                 unfurl_links=False,
                 unfurl_media=False,
             ),
+            ticket,
             channel,
         )
         return str(response["ts"])
 
     async def _call(
-        self, method: str, call: Callable[[], Awaitable[AsyncSlackResponse]], channel: str = ""
+        self,
+        method: str,
+        call: Callable[[], Awaitable[AsyncSlackResponse]],
+        ticket: int | None,
+        channel: str = "",
     ) -> AsyncSlackResponse:
-        """Make the call once the limiter lets it go (HeldBack when that is not soon)."""
+        """Make the call once the limiter lets it go (HeldBack when that is not soon: the
+        slot is then kept for `ticket`, the outbox message that will come back for it)."""
         if self._limiter is not None:
-            await self._limiter.acquire(method, channel)
+            await self._limiter.acquire(method, channel, ticket)
         try:
             async with asyncio.timeout(self._timeout_s):
                 return await call()

@@ -17,10 +17,12 @@ We take the floor of each range, with no burst: a storm's calls are spread evenl
 
 Each method (each channel, for posts) has a bucket kept the GCRA way: the time the next
 call may go. A call that would wait at most `hold_limit` waits on the clock; a longer
-wait raises `HeldBack`, a TransientDeliveryError whose `retry_after` is the slot promised
-to it, so the outbox gives the message back for then instead of it holding a delivery slot.
-Callers sent back are promised successive slots, so they come back spread out, not all at
-once. The clock is injected: tests drive it by hand.
+wait reserves the slot for the call's ticket (its outbox message) and raises `HeldBack`,
+a TransientDeliveryError whose `retry_after` is that slot: the outbox gives the message
+back until then instead of it holding a delivery slot, and when it comes back its slot is
+waiting for it. Calls sent back are so given successive slots, and keep their place.
+Reservations nobody came back for are dropped a minute after their slot. The clock is
+injected: tests drive it by hand.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from ..pagers.base import TransientDeliveryError
 # method is busy (a channel name taken, tried again as `-2`) may wait for the next slot.
 HOLD_LIMIT = timedelta(seconds=3)
 _HELD_BACK = "held back to stay under Slack's rate limit"
-_PRUNE_ABOVE = 1024  # per-channel buckets kept before idle ones are dropped
+_PRUNE_ABOVE = 1024  # buckets (or a bucket's reservations) kept before stale ones go
+_STALE_AFTER = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -76,11 +79,11 @@ def is_held_back(error: str) -> bool:
 
 
 class _Bucket:
-    __slots__ = ("next_at", "promised")
+    __slots__ = ("next_at", "reserved")
 
     def __init__(self, now: datetime) -> None:
         self.next_at = now  # when the next call may go
-        self.promised = now  # the next slot free to promise a caller sent back
+        self.reserved: dict[int, datetime] = {}  # ticket -> the slot kept for it
 
 
 class RateLimiter:
@@ -97,25 +100,28 @@ class RateLimiter:
         self._on_hold = on_hold
         self._buckets: dict[tuple[str, str], _Bucket] = {}
 
-    async def acquire(self, method: str, channel: str = "") -> None:
-        """Return when `method` may be called (on `channel`); HeldBack if not soon."""
+    async def acquire(self, method: str, channel: str = "", ticket: int | None = None) -> None:
+        """Return when `method` may be called (on `channel`); HeldBack if not soon, with
+        the slot kept for `ticket` (the caller that will come back for it)."""
         rate = self._rates.get(method)
         if rate is None:
             return
         now = self._clock.now()
         bucket = self._bucket(method, channel if rate.per_channel else "", now)
-        go_at = max(bucket.next_at, now)
-        wait = go_at - now
+        slot = bucket.reserved.pop(ticket, None) if ticket is not None else None
+        if slot is None:
+            slot = max(bucket.next_at, now)
+            bucket.next_at = slot + rate.interval
+        wait = slot - now
         if wait > self._hold_limit:
-            slot = max(bucket.promised, go_at)
-            bucket.promised = slot + rate.interval
+            if ticket is not None:
+                bucket.reserved[ticket] = slot
             self._count(method, "requeued")
-            retry_after = (slot - now).total_seconds()
+            retry_after = wait.total_seconds()
             raise HeldBack(
                 f"slack {method}: {_HELD_BACK} ({rate.describe()}), next try in {retry_after:.0f}s",
                 retry_after=retry_after,
             )
-        bucket.next_at = go_at + rate.interval
         if wait > timedelta(0):
             self._count(method, "waited")
             await self._clock.sleep(wait.total_seconds())
@@ -127,14 +133,26 @@ class RateLimiter:
             if len(self._buckets) > _PRUNE_ABOVE:
                 self._prune(now)
             bucket = self._buckets[key] = _Bucket(now)
+        elif len(bucket.reserved) > _PRUNE_ABOVE:
+            _forget_stale(bucket, now)
         return bucket
 
     def _prune(self, now: datetime) -> None:
         """Forget buckets with nothing owed: a fresh one behaves the same."""
-        idle = [k for k, b in self._buckets.items() if max(b.next_at, b.promised) <= now]
+        for bucket in self._buckets.values():
+            _forget_stale(bucket, now)
+        idle = [k for k, b in self._buckets.items() if b.next_at <= now and not b.reserved]
         for key in idle:
             del self._buckets[key]
 
     def _count(self, method: str, outcome: str) -> None:
         if self._on_hold is not None:
             self._on_hold(method, outcome)
+
+
+def _forget_stale(bucket: _Bucket, now: datetime) -> None:
+    """Drop the slots kept for callers that did not come back (claimed by another
+    replica, or failed for good before this call)."""
+    stale = [t for t, slot in bucket.reserved.items() if slot < now - _STALE_AFTER]
+    for ticket in stale:
+        del bucket.reserved[ticket]

@@ -31,14 +31,16 @@ class SlackSender:
         self._client = client
 
     async def send(self, message: PageMessage) -> str | None:
-        payload = message.payload
+        payload, ticket = message.payload, message.id
         op = str(payload.get("op", ""))
         if op == "create_channel":
-            channel_id, name = await self._client.create_channel(str(payload["name"]))
+            channel_id, name = await self._client.create_channel(
+                str(payload["name"]), ticket=ticket
+            )
             return f"{channel_id}|{name}"
         if op == "announce":
             text, blocks = _filled(payload, message.reference, str(payload.get("channel_name")))
-            await self._client.post(str(payload["channel"]), text, blocks)
+            await self._client.post(str(payload["channel"]), text, blocks, ticket=ticket)
             return None
         if op not in OPERATIONS:
             raise PermanentDeliveryError(f"slack: unknown operation {op!r}")
@@ -49,14 +51,15 @@ class SlackSender:
             )
         channel, _ = channel_ref(message.reference)
         if op == "set_topic":
-            await self._client.set_topic(channel, str(payload["text"]))
+            await self._client.set_topic(channel, str(payload["text"]), ticket=ticket)
         elif op == "set_purpose":
-            await self._client.set_purpose(channel, str(payload["text"]))
+            await self._client.set_purpose(channel, str(payload["text"]), ticket=ticket)
         elif op == "invite":
-            await self._client.invite(channel, [str(user) for user in payload["users"]])
+            users = [str(user) for user in payload["users"]]
+            await self._client.invite(channel, users, ticket=ticket)
         else:
             text, blocks = _filled(payload, message.reference, "")
-            await self._client.post(channel, text, blocks)
+            await self._client.post(channel, text, blocks, ticket=ticket)
         return None
 
     async def close(self) -> None:

@@ -2,9 +2,9 @@
 dispatcher that makes the calls (its own, so Slack never holds a page's delivery slot).
 
 The Slack dispatcher takes the paging delivery settings (attempts, backoff, lease) with
-its own concurrency and batch (`slack.delivery`), and spends at most the rate limiter's
-hold limit waiting inline: a longer wait, the limiter's or a 429's, gives the call back
-to the outbox for later rather than holding a slot other incidents' calls could use.
+its own concurrency and batch (`slack.delivery`), and waits inline at most
+`slack.delivery.max_wait`: a longer wait, the rate limiter's or a 429's, gives the call
+back to the outbox for later rather than holding a slot other incidents' calls could use.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from ..metrics import Metrics
 from ..paging_wiring import dispatcher_owner
 from ..store.ports import Database
 from .client import SlackClient
-from .limits import HOLD_LIMIT, RateLimiter
+from .limits import RateLimiter
 from .notices import SLACK, SlackNotices
 from .sender import SlackSender, SlackTexts
 
@@ -47,7 +47,7 @@ def build_slack_dispatcher(
         config.slack.api_url,
         session,
         timeout_s=config.slack.timeout.total_seconds(),
-        limiter=RateLimiter(clock, on_hold=held),
+        limiter=RateLimiter(clock, hold_limit=config.slack.delivery.max_wait, on_hold=held),
     )
     return Dispatcher(
         store,
@@ -66,5 +66,5 @@ def slack_delivery(config: Config) -> DeliverySettings:
         config.paging.delivery,
         concurrency=config.slack.delivery.concurrency,
         batch=config.slack.delivery.batch,
-        max_inline_wait=HOLD_LIMIT,
+        max_inline_wait=config.slack.delivery.max_wait,
     )
