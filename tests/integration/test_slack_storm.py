@@ -30,7 +30,7 @@ from ..factories import FakeClock, make_alert, make_payload
 from ..fakes import FakePagerDuty
 from ..fakes.slack import FakeSlack
 from .support import post_alerts
-from .test_slack_app import ALICE, BOB, CAROL, KEYS, slack_config
+from .test_slack_app import ALICE, BOB, CAROL, KEYS, slack_config, timeline
 
 Client = TestClient[Any, Any]
 INCIDENTS = 100  # the Slack calls of 100 incidents take about 300 fake seconds
@@ -154,6 +154,11 @@ async def test_a_storm_pages_every_eoc_at_once_while_slack_drains_within_its_lim
     assert len(channels) == INCIDENTS
     assert all(c.topic and c.messages for c in channels)
     assert len(announce.messages) == INCIDENTS
+
+    # An incident whose channel waited its turn says so, and not that Slack failed.
+    delayed = [e for e in await timeline(app, INCIDENTS) if e["kind"] == "slack_delayed"]
+    assert [e["message"].split(" (")[0] for e in delayed] == ["Slack create_channel waits its turn"]
+    assert "rate limit (20/min)" in delayed[0]["message"]
 
     # Calls for different incidents were in flight together.
     assert slack.max_in_flight >= 2, slack.widest
