@@ -17,12 +17,14 @@ from typing import Any
 from .domain.vocabulary import Severity
 from .durations import DURATION_PATTERN, parse_duration
 from .slack.client import DEFAULT_API_URL
+from .slack.limits import HOLD_LIMIT
 from .slack.reminders import DEFAULT_STATUS_UPDATE_INTERVALS
 from .slack.rules import DEFAULT_CHANNEL_TEMPLATE, check_channel_template
 
 _SLACK_ID = r"^[A-Z][A-Z0-9]{2,}$"
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _OFF = "off"
+_MAX_WAIT_LIMIT = timedelta(minutes=1)
 
 SLACK_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -68,8 +70,30 @@ SLACK_SCHEMA: dict[str, Any] = {
             "items": {"type": "string", "pattern": _TIME.pattern},
         },
         "timeout": {"type": "string", "pattern": DURATION_PATTERN},
+        "delivery": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "concurrency": {"type": "integer", "minimum": 1, "maximum": 64},
+                "batch": {"type": "integer", "minimum": 1, "maximum": 500},
+                "max_wait": {"type": "string", "pattern": DURATION_PATTERN},
+            },
+        },
     },
 }
+
+
+@dataclass(frozen=True)
+class SlackDelivery:
+    """The Slack dispatcher's own share: calls in flight at once (for different incidents;
+    one incident's calls go one at a time, in order) and calls claimed per pass. The rate
+    limiter, not these, keeps the calls under Slack's limits; `max_wait` is the longest a
+    call waits for its turn (or for a 429's Retry-After) while holding a delivery slot:
+    a longer wait gives it back to the outbox until its turn."""
+
+    concurrency: int = 8
+    batch: int = 50
+    max_wait: timedelta = HOLD_LIMIT
 
 
 @dataclass(frozen=True)
@@ -88,6 +112,7 @@ class SlackConfig:
     )
     handoff_times: tuple[time, ...] = ()  # UTC
     timeout: timedelta = timedelta(seconds=10)
+    delivery: SlackDelivery = field(default_factory=SlackDelivery)
 
     def bridge_for(self, incident_id: int) -> str:
         return self.bridge_url.replace("{number}", str(incident_id))
@@ -132,8 +157,24 @@ def build_slack(raw: Mapping[str, Any] | None) -> tuple[SlackConfig, list[str]]:
         status_update_intervals=intervals,
         handoff_times=tuple(sorted(handoffs)),
         timeout=parse_duration(raw.get("timeout", "10s")),
+        delivery=_delivery(raw.get("delivery", {}), problems),
     )
     return config, problems
+
+
+def _delivery(raw: Mapping[str, Any], problems: list[str]) -> SlackDelivery:
+    defaults = SlackDelivery()
+    max_wait = parse_duration(raw["max_wait"]) if "max_wait" in raw else defaults.max_wait
+    if max_wait > _MAX_WAIT_LIMIT:
+        problems.append(
+            f"slack.delivery.max_wait: bad value {max_wait} (at most {_MAX_WAIT_LIMIT}; a "
+            "longer wait belongs in the outbox, not in a delivery slot)"
+        )
+    return SlackDelivery(
+        concurrency=raw.get("concurrency", defaults.concurrency),
+        batch=raw.get("batch", defaults.batch),
+        max_wait=max_wait,
+    )
 
 
 def _with_slash(url: str) -> str:

@@ -105,6 +105,13 @@ class Metrics:
             ["tracker", "op", "result"],
             registry=r,
         )
+        self.slack_rate_limiter = Counter(
+            "firstresponder_slack_rate_limiter",
+            "Slack calls held to stay under Slack's rate limits, by method: waited (briefly, "
+            "holding a delivery slot) or requeued (given back to the outbox for their slot).",
+            ["method", "outcome"],
+            registry=r,
+        )
         self.escalations = Counter(
             "firstresponder_escalations",
             "Escalations fired by a deadline, by reason.",

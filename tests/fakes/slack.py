@@ -4,7 +4,13 @@
         client = SlackClient(slack.token, slack.api_url)
         slack.refuse("conversations.create", "restricted_action")  # next call: ok:false
         slack.fail_next(429, retry_after=1)                          # next request: HTTP 429
-        ... slack.calls ... slack.channel_named("inc-42-checkout") ...
+        slack.enforce_rate_limits(clock.now)   # Slack's per-method limits, 429 past them
+        slack.hold_until_in_flight(2)          # the first calls wait for a second one
+        ... slack.calls ... slack.channel_named("inc-42-checkout") ... slack.max_in_flight ...
+
+Rate limits, once enforced, are counted as Slack publishes them (calls per method per
+minute by tier, posts per channel per second) on the clock given, so a test on a fake
+clock sees what real Slack would have refused: HTTP 429, `ratelimited`, `Retry-After`.
 
 Answers are Slack's: HTTP 200 with `{"ok": true, …}` or `{"ok": false, "error": …}`.
 Arguments are read the way Slack reads them: from the query string, a form body or a
@@ -15,12 +21,16 @@ JSON body (slack_sdk sends most methods' arguments as query parameters and
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
+import math
 import re
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -36,6 +46,32 @@ _NAME_CHARS = re.compile(r"[a-z0-9_-]+")
 
 Answer = dict[str, Any]
 Method = Callable[[dict[str, Any]], Answer]
+
+
+@dataclass(frozen=True)
+class Limit:
+    """`per_minute` calls on average, with up to `burst` at once (per channel for
+    `per_channel`): a token bucket, as Slack's "N+ per minute, occasional bursts"."""
+
+    per_minute: int
+    burst: int
+    per_channel: bool = False
+
+    @property
+    def interval(self) -> timedelta:
+        return timedelta(seconds=60 / self.per_minute)
+
+
+# The floors of Slack's published limits (api.slack.com/docs/rate-limits): Tier 2 "20+
+# per minute" with occasional bursts, Tier 3 "50+ per minute" with sporadic bursts,
+# chat.postMessage one per second per channel with short bursts.
+SLACK_LIMITS: Mapping[str, Limit] = {
+    "conversations.create": Limit(20, 3),
+    "conversations.setTopic": Limit(20, 3),
+    "conversations.setPurpose": Limit(20, 3),
+    "conversations.invite": Limit(50, 5),
+    "chat.postMessage": Limit(60, 5, per_channel=True),
+}
 
 
 @dataclass(frozen=True)
@@ -92,6 +128,16 @@ class FakeSlack(FakeServer):
             "conversations.invite": self._invite,
             "chat.postMessage": self._post,
         }
+        self.rate_limited: list[tuple[str, dict[str, Any]]] = []  # calls answered 429
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.widest: list[str] = []  # what was in flight when max_in_flight was reached
+        self._current: dict[int, str] = {}
+        self._flights = itertools.count()
+        self._limits: Mapping[str, Limit] = {}
+        self._now: Callable[[], datetime] | None = None
+        self._next_at: dict[tuple[str, str], datetime] = {}  # each bucket's theoretical time
+        self._gate: tuple[int, asyncio.Event, float] | None = None
 
     @property
     def api_url(self) -> str:
@@ -106,6 +152,18 @@ class FakeSlack(FakeServer):
     def refuse(self, method: str, error: str, times: int = 1, **extra: Any) -> None:
         """Answer the next `times` calls of `method` with `ok: false` and `error`."""
         self._refusals[method].extend({"ok": False, "error": error, **extra} for _ in range(times))
+
+    def enforce_rate_limits(
+        self, now: Callable[[], datetime], limits: Mapping[str, Limit] = SLACK_LIMITS
+    ) -> None:
+        """From now on, answer a call past its method's limit (on the `now` clock) with
+        HTTP 429 and a `Retry-After` of whole seconds, as Slack does."""
+        self._now, self._limits = now, limits
+
+    def hold_until_in_flight(self, calls: int, timeout_s: float = 5.0) -> None:
+        """Hold the first calls until `calls` are in flight at once (or `timeout_s` real
+        seconds passed): shows whether the client makes calls concurrently."""
+        self._gate = (calls, asyncio.Event(), timeout_s)
 
     def add_channel(self, name: str, members: Iterable[str] = (BOT_USER,)) -> FakeChannel:
         """A channel that already exists (an announcement channel, a taken name)."""
@@ -135,7 +193,50 @@ class FakeSlack(FakeServer):
             return web.json_response({"ok": False, "error": "unknown_method"}, status=404)
         if self._refusals[method]:
             return web.json_response(self._refusals[method].popleft())
-        return web.json_response(handler(await _args(request)))
+        args = await _args(request)
+        wait = self._over_limit(method, args)
+        if wait is not None:
+            self.rate_limited.append((method, args))
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": str(wait)},
+            )
+        async with self._flying(f"{method} {args.get('channel') or args.get('name') or ''}"):
+            return web.json_response(handler(args))
+
+    def _over_limit(self, method: str, args: Mapping[str, Any]) -> int | None:
+        """Seconds to wait when this call is past its limit; else count it and None."""
+        limit = self._limits.get(method)
+        if limit is None or self._now is None:
+            return None
+        now = self._now()
+        key = (method, str(args.get("channel", "")) if limit.per_channel else "")
+        next_at = max(self._next_at.get(key, now), now)
+        allowed_at = next_at - limit.interval * (limit.burst - 1)
+        if allowed_at > now:
+            return max(1, math.ceil((allowed_at - now).total_seconds()))
+        self._next_at[key] = next_at + limit.interval
+        return None
+
+    @contextlib.asynccontextmanager
+    async def _flying(self, what: str) -> AsyncIterator[None]:
+        key = next(self._flights)
+        self._current[key] = what
+        self.in_flight += 1
+        try:
+            if self.in_flight > self.max_in_flight:
+                self.max_in_flight, self.widest = self.in_flight, list(self._current.values())
+            if self._gate is not None:
+                calls, reached, timeout_s = self._gate
+                if self.in_flight >= calls:
+                    reached.set()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(reached.wait(), timeout_s)
+            yield
+        finally:
+            self.in_flight -= 1
+            del self._current[key]
 
     def _auth_test(self, args: dict[str, Any]) -> Answer:
         return {"ok": True, "team": "Fake", "user": "firstresponder", "user_id": BOT_USER}

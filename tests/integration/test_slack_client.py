@@ -12,7 +12,7 @@ import logging
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -32,8 +32,10 @@ from firstresponder.pagers.base import (
     TransientDeliveryError,
 )
 from firstresponder.slack.client import SlackClient, SlackRefused
+from firstresponder.slack.limits import HeldBack, RateLimiter
 from firstresponder.slack.messages import Links, announcement, channel_purpose, channel_topic
 
+from ..factories import FakeClock
 from ..fakes.slack import BOT_USER, TOKEN, FakeSlack
 
 ALICE, BOB = "U0ALICE01", "U0BOB0001"
@@ -351,3 +353,65 @@ def test_slack_sdk_retry_handlers_are_appended_to_its_defaults() -> None:
     assert [type(h) for h in handlers][0] is AsyncConnectionErrorRetryHandler
     assert isinstance(handlers[1], AsyncRateLimitErrorRetryHandler)
     assert isinstance(handlers[2], AsyncServerErrorRetryHandler)
+
+
+# --- the rate limiter -------------------------------------------------------------------
+
+
+async def test_a_call_past_its_rate_is_sent_back_before_anything_reaches_slack(
+    fake: FakeSlack, session: aiohttp.ClientSession
+) -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(clock, hold_limit=timedelta(0))
+    slack = SlackClient(fake.token, fake.api_url, session, limiter=limiter)
+    fake.enforce_rate_limits(clock.now)
+
+    await slack.create_channel("inc-1-checkout", ticket=1)
+    held = await failing(slack.create_channel("inc-2-checkout", ticket=2))
+    assert isinstance(held, HeldBack)
+    assert isinstance(held, TransientDeliveryError), "the outbox gives it back, not lost"
+    assert held.retry_after == pytest.approx(3)
+    assert "conversations.create" in str(held) and "20/min" in str(held)
+    assert [call.args["name"] for call in fake.calls] == ["inc-1-checkout"]
+
+    # Posts are limited per channel: another channel's post goes at once.
+    channel = fake.add_channel("incidents")
+    other = fake.add_channel("elsewhere")
+    await slack.post(channel.id, "one", ticket=3)
+    await slack.post(other.id, "two", ticket=4)
+    assert isinstance(await failing(slack.post(channel.id, "three", ticket=5)), HeldBack)
+
+    clock.advance(seconds=3)  # ticket 2's slot
+    channel_id, _ = await slack.create_channel("inc-2-checkout", ticket=2)
+    created = fake.channel_named("inc-2-checkout")
+    assert created is not None and created.id == channel_id
+    assert fake.rate_limited == []
+
+
+async def test_a_short_wait_for_the_next_slot_is_spent_on_the_clock(
+    fake: FakeSlack, session: aiohttp.ClientSession
+) -> None:
+    clock = FakeClock()
+    slack = SlackClient(fake.token, fake.api_url, session, limiter=RateLimiter(clock))
+    fake.enforce_rate_limits(clock.now)
+    start = clock.now()
+    await slack.create_channel("inc-1-checkout")
+    await slack.create_channel("inc-2-checkout")
+    assert clock.now() == start + timedelta(seconds=3)
+    assert len(fake.calls_to("conversations.create")) == 2
+    assert fake.rate_limited == []
+
+
+async def test_the_fake_answers_calls_past_slacks_limits_with_429_and_retry_after(
+    fake: FakeSlack, session: aiohttp.ClientSession
+) -> None:
+    """Without our limiter, a burst of creates meets Slack's Tier 2 limit."""
+    slack = SlackClient(fake.token, fake.api_url, session, rate_limit_retries=0)
+    clock = FakeClock()
+    fake.enforce_rate_limits(clock.now)
+    for n in range(3):  # Tier 2 tolerates a small burst
+        await slack.create_channel(f"inc-{n}-checkout")
+    error = await failing(slack.create_channel("inc-9-checkout"))
+    assert isinstance(error, TransientDeliveryError)
+    assert error.retry_after is not None and error.retry_after >= 1
+    assert [method for method, _ in fake.rate_limited] == ["conversations.create"]

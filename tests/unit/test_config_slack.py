@@ -12,6 +12,8 @@ import yaml
 from firstresponder.config import load_config
 from firstresponder.domain.vocabulary import Severity
 from firstresponder.errors import ConfigError
+from firstresponder.slack.limits import HOLD_LIMIT
+from firstresponder.slack.wiring import slack_delivery
 
 from ..factories import write_config
 
@@ -58,6 +60,8 @@ def test_the_commented_example_loads_as_documented(
     assert slack.status_update_intervals[Severity.S1] == timedelta(minutes=15)
     assert slack.status_update_intervals[Severity.S4] is None
     assert slack.handoff_times == (time(8, 0), time(20, 0))
+    assert (slack.delivery.concurrency, slack.delivery.batch) == (8, 50)
+    assert slack.delivery.max_wait == HOLD_LIMIT
     assert slack.api_url == "https://slack.com/api/"
 
 
@@ -108,3 +112,49 @@ def test_errors_name_the_key(tmp_path: Path, slack: dict[str, Any], problem: str
     found = problems(tmp_path, slack)
     assert any(p.startswith(problem) for p in found), found
     assert not any("xoxb" in p for p in found)
+
+
+def test_the_slack_dispatcher_has_its_own_concurrency_and_batch(tmp_path: Path) -> None:
+    config = load_config(
+        write_config(
+            tmp_path,
+            escalation={"delivery": {"attempts": 6}},
+            slack={"bot_token": "xoxb-1", "delivery": {"concurrency": 16, "batch": 200}},
+        )
+    )
+    settings = slack_delivery(config)
+    assert (settings.concurrency, settings.batch) == (16, 200)
+    assert settings.attempts == 6, "the rest as pages are delivered"
+    assert settings.max_inline_wait == HOLD_LIMIT, "longer waits go back to the outbox"
+    assert config.paging.delivery.concurrency == 8, "pages keep theirs"
+
+
+def test_slack_delivery_defaults(tmp_path: Path) -> None:
+    slack = load(tmp_path, {"bot_token": "xoxb-1"}).slack
+    assert (slack.delivery.concurrency, slack.delivery.batch) == (8, 50)
+
+
+@pytest.mark.parametrize(
+    ("delivery", "key"),
+    [
+        ({"concurrency": 0}, "slack.delivery.concurrency"),
+        ({"batch": "many"}, "slack.delivery.batch"),
+        ({"batch": 0}, "slack.delivery.batch"),
+        ({"rate": 5}, "slack.delivery"),
+        ({"max_wait": "2m"}, "slack.delivery.max_wait"),
+        ({"max_wait": "soon"}, "slack.delivery.max_wait"),
+    ],
+)
+def test_bad_slack_delivery_settings_name_the_key(
+    tmp_path: Path, delivery: dict[str, Any], key: str
+) -> None:
+    found = problems(tmp_path, {"bot_token": "xoxb-1", "delivery": delivery})
+    assert any(key in problem for problem in found), found
+
+
+def test_max_wait_zero_sends_every_call_not_due_back_to_the_outbox(tmp_path: Path) -> None:
+    config = load_config(
+        write_config(tmp_path, slack={"bot_token": "xoxb-1", "delivery": {"max_wait": "0s"}})
+    )
+    assert config.slack.delivery.max_wait == timedelta(0)
+    assert slack_delivery(config).max_inline_wait == timedelta(0)

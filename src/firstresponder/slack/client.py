@@ -10,6 +10,8 @@ errors, so the dispatcher treats Slack like any other channel:
   timeouts and connection errors -> TransientDeliveryError
 - any other `ok: false` -> SlackRefused (a PermanentDeliveryError carrying Slack's code)
 
+Before each call the `RateLimiter` (limits.py) makes it wait its turn under Slack's
+per-method limits, or sends it back to the outbox (`HeldBack`) when its turn is not soon.
 Messages name the method and Slack's error code; the token never appears in them.
 """
 
@@ -18,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -44,6 +47,7 @@ from ..pagers.base import (
 )
 from ..pagers.http import scrub, timed_out, unreachable
 from . import rules
+from .limits import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +128,10 @@ class SlackClient:
         max_inline_wait_s: float = 5.0,
         server_error_retries: int = 1,
         server_error_interval: RetryIntervalCalculator | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
-        """`timeout_s` bounds each operation, slack_sdk's inline retries included.
+        """`timeout_s` bounds each operation, slack_sdk's inline retries included (not the
+        wait for the `limiter`, which keeps the calls under Slack's rate limits).
 
         With no `session`, slack_sdk opens one per request.
         """
@@ -140,6 +146,7 @@ class SlackClient:
             server_errors,
         ]
         self._token = bot_token
+        self._limiter = limiter
         self._timeout_s = timeout_s
         self._web = AsyncWebClient(
             token=bot_token,
@@ -155,10 +162,10 @@ class SlackClient:
 
     async def bot_user_id(self) -> str:
         """`auth.test`: the bot's own user id (and proof that the token works)."""
-        response = await self._call("auth.test", self._web.auth_test())
+        response = await self._call("auth.test", self._web.auth_test, None)
         return str(response.get("user_id", ""))
 
-    async def create_channel(self, base_name: str) -> tuple[str, str]:
+    async def create_channel(self, base_name: str, *, ticket: int | None = None) -> tuple[str, str]:
         """`conversations.create` (public): returns (channel id, name created).
 
         A taken name is retried as `base-2`, `base-3`, … up to `base-20`.
@@ -167,7 +174,9 @@ class SlackClient:
             name = base_name if attempt == 1 else rules.numbered(base_name, attempt)
             try:
                 response = await self._call(
-                    "conversations.create", self._web.conversations_create(name=name)
+                    "conversations.create",
+                    partial(self._web.conversations_create, name=name),
+                    ticket,
                 )
             except SlackRefused as refused:
                 if refused.error != "name_taken":
@@ -181,20 +190,25 @@ class SlackClient:
             f"-{NAME_ATTEMPTS} are all taken"
         )
 
-    async def set_topic(self, channel: str, text: str) -> None:
+    async def set_topic(self, channel: str, text: str, *, ticket: int | None = None) -> None:
         topic = rules.truncate(text, rules.TOPIC_MAX)
         await self._call(
-            "conversations.setTopic", self._web.conversations_setTopic(channel=channel, topic=topic)
+            "conversations.setTopic",
+            lambda: self._web.conversations_setTopic(channel=channel, topic=topic),
+            ticket,
         )
 
-    async def set_purpose(self, channel: str, text: str) -> None:
+    async def set_purpose(self, channel: str, text: str, *, ticket: int | None = None) -> None:
         purpose = rules.truncate(text, rules.PURPOSE_MAX)
         await self._call(
             "conversations.setPurpose",
-            self._web.conversations_setPurpose(channel=channel, purpose=purpose),
+            lambda: self._web.conversations_setPurpose(channel=channel, purpose=purpose),
+            ticket,
         )
 
-    async def invite(self, channel: str, user_ids: Iterable[str]) -> None:
+    async def invite(
+        self, channel: str, user_ids: Iterable[str], *, ticket: int | None = None
+    ) -> None:
         """`conversations.invite` with `force`: the valid users are invited even when some
         are not. Members already there and the bot itself are fine; anyone who could not
         be invited is named in a SlackRefused."""
@@ -204,7 +218,8 @@ class SlackClient:
         try:
             await self._call(
                 "conversations.invite",
-                self._web.conversations_invite(channel=channel, users=users, force=True),
+                lambda: self._web.conversations_invite(channel=channel, users=users, force=True),
+                ticket,
             )
         except SlackRefused as refused:
             failed = _invite_failures(refused, users)
@@ -219,26 +234,46 @@ class SlackClient:
                 ) from refused
 
     async def post(
-        self, channel: str, text: str, blocks: Sequence[Mapping[str, Any]] | None = None
+        self,
+        channel: str,
+        text: str,
+        blocks: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        ticket: int | None = None,
     ) -> str:
         """`chat.postMessage`; returns the message's `ts`. `text` is the notification and
-        the fallback for clients that cannot show blocks. Links do not unfurl."""
+        the fallback for clients that cannot show blocks. Links do not unfurl.
+
+        Every operation takes a `ticket` (the outbox message's id): when the rate limiter
+        sends the call back (HeldBack), it keeps the call's slot for that ticket."""
         response = await self._call(
             "chat.postMessage",
-            self._web.chat_postMessage(
+            lambda: self._web.chat_postMessage(
                 channel=channel,
                 text=text,
                 blocks=[dict(block) for block in blocks] if blocks else None,
                 unfurl_links=False,
                 unfurl_media=False,
             ),
+            ticket,
+            channel,
         )
         return str(response["ts"])
 
-    async def _call(self, method: str, call: Awaitable[AsyncSlackResponse]) -> AsyncSlackResponse:
+    async def _call(
+        self,
+        method: str,
+        call: Callable[[], Awaitable[AsyncSlackResponse]],
+        ticket: int | None,
+        channel: str = "",
+    ) -> AsyncSlackResponse:
+        """Make the call once the limiter lets it go (HeldBack when that is not soon: the
+        slot is then kept for `ticket`, the outbox message that will come back for it)."""
+        if self._limiter is not None:
+            await self._limiter.acquire(method, channel, ticket)
         try:
             async with asyncio.timeout(self._timeout_s):
-                return await call
+                return await call()
         except SlackApiError as exc:
             raise self._translate(method, exc) from exc
         except TimeoutError:

@@ -19,6 +19,7 @@ from ..domain.incident import TimelineEntry
 from ..metrics import Metrics
 from ..pagers.base import PageMessage, PermanentDeliveryError, TransientDeliveryError
 from .client import SlackClient
+from .limits import is_held_back
 from .notices import CHANNEL_PLACEHOLDER, SLACK, channel_ref
 from .rules import channel_name
 
@@ -40,14 +41,15 @@ class SlackSender:
         self._clock = clock or SystemClock()
 
     async def send(self, message: PageMessage) -> str | None:
-        payload = message.payload
+        payload, ticket = message.payload, message.id
         op = str(payload.get("op", ""))
         if op == "create_channel":
-            channel_id, name = await self._client.create_channel(await self._name(message))
+            name = await self._name(message)
+            channel_id, name = await self._client.create_channel(name, ticket=ticket)
             return f"{channel_id}|{name}"
         if op == "announce":
             text, blocks = _filled(payload, message.reference, str(payload.get("channel_name")))
-            await self._client.post(str(payload["channel"]), text, blocks)
+            await self._client.post(str(payload["channel"]), text, blocks, ticket=ticket)
             return None
         if op not in OPERATIONS:
             raise PermanentDeliveryError(f"slack: unknown operation {op!r}")
@@ -58,14 +60,15 @@ class SlackSender:
             )
         channel, _ = channel_ref(message.reference)
         if op == "set_topic":
-            await self._client.set_topic(channel, str(payload["text"]))
+            await self._client.set_topic(channel, str(payload["text"]), ticket=ticket)
         elif op == "set_purpose":
-            await self._client.set_purpose(channel, str(payload["text"]))
+            await self._client.set_purpose(channel, str(payload["text"]), ticket=ticket)
         elif op == "invite":
-            await self._client.invite(channel, [str(user) for user in payload["users"]])
+            users = [str(user) for user in payload["users"]]
+            await self._client.invite(channel, users, ticket=ticket)
         else:
             text, blocks = _filled(payload, message.reference, "")
-            await self._client.post(channel, text, blocks)
+            await self._client.post(channel, text, blocks, ticket=ticket)
         return None
 
     async def _name(self, message: PageMessage) -> str:
@@ -142,11 +145,13 @@ class SlackTexts:
         self, message: PageMessage, attempts: int, error: str, now: datetime
     ) -> TimelineEntry:
         op = _op(message)
+        said = (
+            f"Slack {op} waits its turn ({error})"
+            if is_held_back(error)
+            else f"Slack {op} is failing ({error}); retrying until it is delivered"
+        )
         return TimelineEntry(
-            now,
-            "slack_delayed",
-            f"Slack {op} is failing ({error}); retrying until it is delivered",
-            data={"op": op, "attempts": attempts, "error": error},
+            now, "slack_delayed", said, data={"op": op, "attempts": attempts, "error": error}
         )
 
     def count(self, message: PageMessage, result: str) -> None:
