@@ -1,4 +1,4 @@
-"""Fire due deadlines: one transaction per deadline, exactly once across replicas.
+"""Fire due deadlines, exactly once across replicas, a few per short transaction.
 
 Escalation deadlines page (`paging.Paging.fire`); communication timers (status update
 due, shift handoff) post a reminder in Slack (`slack.notices.SlackNotices.fire`); the
@@ -8,13 +8,21 @@ A deadline is a row. Taking it (select `FOR UPDATE SKIP LOCKED`, then delete), l
 incident, escalating and enqueueing the pages all commit together; a replica that dies
 half-way rolls back and the row is there for the next tick. A deadline that passed while
 the daemon was down fires on the first tick after start-up.
+
+When many fall due together (every incident of an alert storm reaches its ack timeout
+in the same minute), one transaction takes deadlines until it has spent `BUDGET_S` on the
+writer: a storm's escalations cost a few transactions a second instead of one each, and
+a webhook still waits at most one such short transaction. Each deadline fires inside a
+savepoint: one that fails (a bug, bad data) is put back a minute later and counted,
+without undoing the others or blocking the deadlines behind it.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from .clock import Clock
@@ -30,12 +38,16 @@ from .store.ports import Database, UnitOfWork
 log = logging.getLogger(__name__)
 
 MAX_PER_TICK = 200
+PER_TRANSACTION = 50  # deadlines one transaction takes at the most
+BUDGET_S = 0.005  # writer time after which a transaction takes no further deadline
+RETRY_FAILED = timedelta(minutes=1)  # a deadline whose firing failed is tried again then
 
 
 @dataclass(frozen=True)
 class Fired:
     deadline: Deadline
     entries: list[TimelineEntry]
+    failed: bool = False
 
 
 class EscalationRunner:
@@ -47,7 +59,9 @@ class EscalationRunner:
         metrics: Metrics,
         slack: SlackNotices | None = None,
         silences: Silences | None = None,
+        budget_s: float = BUDGET_S,
     ) -> None:
+        self._budget_s = budget_s
         self._silences = silences
         self._store = store
         self._paging = paging
@@ -58,46 +72,81 @@ class EscalationRunner:
     async def fire_due(self) -> int:
         """Fire the deadlines due now, at most MAX_PER_TICK; returns how many it took."""
         taken = 0
-        for _ in range(MAX_PER_TICK):
+        while taken < MAX_PER_TICK:
             now = self._clock.now()
-            fired = await self._store.transact(partial(self._fire_one, now=now), background=True)
-            if fired is None:
+            batch = await self._store.transact(
+                partial(self._fire_some, now=now, most=min(PER_TRANSACTION, MAX_PER_TICK - taken)),
+                background=True,
+            )
+            for fired in batch:
+                self._observe(fired, now)
+            taken += len(batch)
+            if not batch:
                 break
-            taken += 1
-            lag = max(0.0, (now - fired.deadline.due_at).total_seconds())
-            if fired.deadline.kind.escalates:
-                self._metrics.escalation_lag.observe(lag)
-            if any(e.kind == "escalated" for e in fired.entries):
-                self._metrics.escalations.labels(fired.deadline.kind.value).inc()
-                log.warning(
-                    "escalated",
-                    extra={
-                        "incident_id": fired.deadline.incident_id,
-                        "reason": fired.deadline.kind.value,
-                        "lag_s": round(lag, 3),
-                    },
-                )
         return taken
 
-    def _fire_one(self, uow: UnitOfWork, now: datetime) -> Fired | None:
-        due = uow.take_due_deadline(now)
-        if due is None:
-            return None
+    def _observe(self, fired: Fired, now: datetime) -> None:
+        lag = max(0.0, (now - fired.deadline.due_at).total_seconds())
+        if fired.failed:
+            self._metrics.deadline_failures.labels(fired.deadline.kind.value).inc()
+            return
+        if fired.deadline.kind.escalates:
+            self._metrics.escalation_lag.observe(lag)
+        if any(e.kind == "escalated" for e in fired.entries):
+            self._metrics.escalations.labels(fired.deadline.kind.value).inc()
+            log.warning(
+                "escalated",
+                extra={
+                    "incident_id": fired.deadline.incident_id,
+                    "reason": fired.deadline.kind.value,
+                    "lag_s": round(lag, 3),
+                },
+            )
+
+    def _fire_some(self, uow: UnitOfWork, now: datetime, most: int) -> list[Fired]:
+        """Deadlines due now, one by one, until `most` or the time budget is spent."""
+        started, fired = time.monotonic(), list[Fired]()
+        while len(fired) < most and (not fired or time.monotonic() - started < self._budget_s):
+            due = uow.take_due_deadline(now)
+            if due is None:
+                break
+            try:
+                with uow.savepoint():
+                    fired.append(self._fire(uow, due.deadline, now))
+            except Exception:  # only this deadline's writes were undone: the rest go on
+                log.exception(
+                    "deadline failed, trying again later",
+                    extra={
+                        "incident_id": due.deadline.incident_id,
+                        "kind": due.deadline.kind.value,
+                    },
+                )
+                retry = Deadline(
+                    due.deadline.incident_id,
+                    due.deadline.kind,
+                    now + RETRY_FAILED,
+                    due.deadline.repeat,
+                )
+                uow.schedule([retry])
+                fired.append(Fired(due.deadline, [], failed=True))
+        return fired
+
+    def _fire(self, uow: UnitOfWork, deadline: Deadline, now: datetime) -> Fired:
         try:
-            incident = uow.lock_incident(due.deadline.incident_id)
+            incident = uow.lock_incident(deadline.incident_id)
         except NotFoundError:
-            return Fired(due.deadline, [])
-        kind = due.deadline.kind
+            return Fired(deadline, [])
+        kind = deadline.kind
         entries: list[TimelineEntry] = []
         if kind.escalates and self._paging is not None:
-            entries = self._paging.fire(uow, incident, due.deadline, now)
+            entries = self._paging.fire(uow, incident, deadline, now)
         elif kind is DeadlineKind.SILENCE:
             if self._silences is not None:
-                self._silences.fire(uow, incident, due.deadline, now)
+                self._silences.fire(uow, incident, deadline, now)
         elif not kind.escalates and self._slack is not None:
-            self._slack.fire(uow, incident, due.deadline, now)
+            self._slack.fire(uow, incident, deadline, now)
         if entries:
             uow.save_incident(incident, entries)
             if self._slack is not None:
                 self._slack.after_change(uow, incident, entries, now)
-        return Fired(due.deadline, entries)
+        return Fired(deadline, entries)

@@ -118,6 +118,12 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.deadline_failures = Counter(
+            "firstresponder_deadline_failures",
+            "Deadlines whose firing failed (tried again a minute later), by kind.",
+            ["kind"],
+            registry=r,
+        )
         self.escalation_lag = Histogram(
             "firstresponder_escalation_lag_seconds",
             "How late an escalation deadline fired after it was due.",

@@ -40,6 +40,7 @@ PAGING: tuple[MetricSpec, ...] = (
     MetricSpec("firstresponder_pages_total", "counter", ("target", "action", "result")),
     MetricSpec("firstresponder_escalations_total", "counter", ("reason",)),
     MetricSpec("firstresponder_escalation_lag_seconds", "histogram"),
+    MetricSpec("firstresponder_deadline_failures_total", "counter", ("kind",)),
     MetricSpec("firstresponder_outbox_backlog", "gauge", ("channel",)),
     MetricSpec("firstresponder_outbox_oldest_pending_seconds", "gauge", ("channel",)),
     MetricSpec("firstresponder_delivery_failures_total", "counter", ("channel", "kind")),

@@ -9,6 +9,7 @@ outbox claim is a lease that expires, so a replica killed mid-delivery blocks no
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -126,6 +127,9 @@ class SqlPagingStatements(SqlOutboxLeases):
         return [_deadline(r) for r in self._conn.execute(stmt).mappings()]
 
     # --- the scheduler ------------------------------------------------------------------
+
+    def savepoint(self) -> AbstractContextManager[object]:
+        return self._conn.begin_nested()
 
     def take_due_deadline(self, now: datetime) -> DueDeadline | None:
         """Claim and remove the earliest due deadline; another replica skips it.

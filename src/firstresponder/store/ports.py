@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -63,6 +64,9 @@ class OutboxWork(Protocol):
         """Create or replace the incident's deadline of each kind."""
 
     def cancel_deadlines(self, incident_id: int, kinds: Collection[DeadlineKind]) -> None: ...
+
+    def savepoint(self) -> AbstractContextManager[object]:
+        """A nested transaction: what runs inside is undone alone if it raises."""
 
     def take_due_deadline(self, now: datetime) -> DueDeadline | None:
         """Claim and remove the earliest due deadline; other replicas skip it."""
