@@ -18,6 +18,7 @@ from .alertmanager_client import AlertmanagerClient, silence_state
 from .clock import Clock, utc_iso
 from .domain.incident import TimelineEntry
 from .metrics import Metrics
+from .operation_texts import OperationTexts
 from .pagers.base import PageMessage, PermanentDeliveryError
 from .silences import ALERTMANAGER, CREATED_BY
 
@@ -91,16 +92,20 @@ def _parse(text: str) -> datetime | None:
         return None
 
 
-class SilenceTexts:
+class SilenceTexts(OperationTexts):
     """Silences on the timeline: created (with its id), extended, expired, failing."""
 
     def __init__(self, metrics: Metrics) -> None:
+        super().__init__("silence", "Alertmanager silence", OPERATIONS)
         self._metrics = metrics
+
+    def what(self, message: PageMessage) -> str:
+        return f"{self.op(message)} ({_shown(message)})"
 
     def delivered(
         self, message: PageMessage, attempts: int, reference: str | None, now: datetime
     ) -> TimelineEntry | None:
-        op, before = _op(message), message.reference
+        op, before = self.op(message), message.reference
         matchers = _shown(message)
         data = {"op": op, "matchers": matchers, "attempts": attempts}
         if op == "expire":
@@ -122,35 +127,8 @@ class SilenceTexts:
             said = f"Alertmanager silence {before} extended until {until} as {reference}"
         return TimelineEntry(now, "silence_extended", said, data={**data, "previous": before})
 
-    def failed(
-        self, message: PageMessage, attempts: int, error: str, now: datetime
-    ) -> TimelineEntry:
-        op = _op(message)
-        return TimelineEntry(
-            now,
-            "silence_failed",
-            f"Alertmanager silence {op} ({_shown(message)}) failed for good: {error}",
-            data={"op": op, "attempts": attempts, "error": error},
-        )
-
-    def delayed(
-        self, message: PageMessage, attempts: int, error: str, now: datetime
-    ) -> TimelineEntry:
-        op = _op(message)
-        return TimelineEntry(
-            now,
-            "silence_delayed",
-            f"Alertmanager silence {op} is failing ({error}); retrying until it is delivered",
-            data={"op": op, "attempts": attempts, "error": error},
-        )
-
     def count(self, message: PageMessage, result: str) -> None:
-        self._metrics.silences.labels(_op(message), result).inc()
-
-
-def _op(message: PageMessage) -> str:
-    op = str(message.payload.get("op", ""))
-    return op if op in OPERATIONS else "unknown"
+        self._metrics.silences.labels(self.op(message), result).inc()
 
 
 def _shown(message: PageMessage) -> str:

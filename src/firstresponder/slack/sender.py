@@ -17,6 +17,7 @@ from typing import Any
 from ..clock import Clock, SystemClock
 from ..domain.incident import TimelineEntry
 from ..metrics import Metrics
+from ..operation_texts import OperationTexts
 from ..pagers.base import PageMessage, PermanentDeliveryError, TransientDeliveryError
 from .client import SlackClient
 from .limits import is_held_back
@@ -111,10 +112,11 @@ def _filled(
     return str(filled["text"]), list(filled["blocks"])
 
 
-class SlackTexts:
+class SlackTexts(OperationTexts):
     """Slack calls on the timeline: the channel created, and every failure."""
 
     def __init__(self, metrics: Metrics) -> None:
+        super().__init__("slack", "Slack", OPERATIONS)
         self._metrics = metrics
 
     def delivered(
@@ -130,34 +132,10 @@ class SlackTexts:
             data={"channel_id": channel_id, "name": name, "attempts": attempts},
         )
 
-    def failed(
-        self, message: PageMessage, attempts: int, error: str, now: datetime
-    ) -> TimelineEntry:
-        op = _op(message)
-        return TimelineEntry(
-            now,
-            "slack_failed",
-            f"Slack {op} failed for good: {error}",
-            data={"op": op, "attempts": attempts, "error": error},
-        )
-
-    def delayed(
-        self, message: PageMessage, attempts: int, error: str, now: datetime
-    ) -> TimelineEntry:
-        op = _op(message)
-        said = (
-            f"Slack {op} waits its turn ({error})"
-            if is_held_back(error)
-            else f"Slack {op} is failing ({error}); retrying until it is delivered"
-        )
-        return TimelineEntry(
-            now, "slack_delayed", said, data={"op": op, "attempts": attempts, "error": error}
-        )
+    def delay_said(self, message: PageMessage, error: str) -> str:
+        if is_held_back(error):  # our own rate limiter, not a failure
+            return f"Slack {self.op(message)} waits its turn ({error})"
+        return super().delay_said(message, error)
 
     def count(self, message: PageMessage, result: str) -> None:
-        self._metrics.slack_calls.labels(_op(message), result).inc()
-
-
-def _op(message: PageMessage) -> str:
-    op = str(message.payload.get("op", ""))
-    return op if op in OPERATIONS else "unknown"
+        self._metrics.slack_calls.labels(self.op(message), result).inc()

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..domain.incident import TimelineEntry
 from ..metrics import Metrics
+from ..operation_texts import OperationTexts
 from ..pagers.base import PageMessage, PermanentDeliveryError
 from .base import TICKET, Link, NewTicket, TicketRef, Tracker
 
@@ -75,17 +76,18 @@ def _ticket(payload: Any) -> NewTicket:
     )
 
 
-class TicketTexts:
+class TicketTexts(OperationTexts):
     """Every delivered ticket change, and every failure, on the timeline."""
 
     def __init__(self, metrics: Metrics, tracker: str) -> None:
+        super().__init__("ticket", "Ticket", OPERATIONS)
         self._metrics = metrics
         self._tracker = tracker
 
     def delivered(
         self, message: PageMessage, attempts: int, reference: str | None, now: datetime
     ) -> TimelineEntry | None:
-        op, payload = _op(message), message.payload
+        op, payload = self.op(message), message.payload
         ref = TicketRef.decoded(reference or message.reference or "")
         data = {"op": op, "key": ref.key, "attempts": attempts}
         if op == "create":
@@ -100,32 +102,5 @@ class TicketTexts:
         }.get(op, op)
         return TimelineEntry(now, "ticket_updated", f"Ticket {ref.key} {said}", data=data)
 
-    def failed(
-        self, message: PageMessage, attempts: int, error: str, now: datetime
-    ) -> TimelineEntry:
-        op = _op(message)
-        return TimelineEntry(
-            now,
-            "ticket_failed",
-            f"Ticket {op} failed for good: {error}",
-            data={"op": op, "attempts": attempts, "error": error},
-        )
-
-    def delayed(
-        self, message: PageMessage, attempts: int, error: str, now: datetime
-    ) -> TimelineEntry:
-        op = _op(message)
-        return TimelineEntry(
-            now,
-            "ticket_delayed",
-            f"Ticket {op} is failing ({error}); retrying until it is delivered",
-            data={"op": op, "attempts": attempts, "error": error},
-        )
-
     def count(self, message: PageMessage, result: str) -> None:
-        self._metrics.ticket_calls.labels(self._tracker, _op(message), result).inc()
-
-
-def _op(message: PageMessage) -> str:
-    op = str(message.payload.get("op", ""))
-    return op if op in OPERATIONS else "unknown"
+        self._metrics.ticket_calls.labels(self._tracker, self.op(message), result).inc()
