@@ -8,6 +8,7 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from ssl import SSLContext
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -36,7 +37,7 @@ from .config import Config
 from .dispatch import Dispatcher
 from .domain.classify import LabelClassifier
 from .domain.grouping import GroupEngine
-from .escalations import EscalationRunner
+from .escalations import POSTGRES_BUDGET_S, POSTGRES_WORKERS, EscalationRunner
 from .heartbeat import HeartbeatWatch
 from .ingest import Ingestor, refresh_open_counts
 from .metrics import Metrics
@@ -176,7 +177,15 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
             ),
             reevaluate_every=config.prometheus.evaluation_interval,
             escalations=(
-                EscalationRunner(store, paging, clock, metrics, slack=notices, silences=silences)
+                EscalationRunner(
+                    store,
+                    paging,
+                    clock,
+                    metrics,
+                    slack=notices,
+                    silences=silences,
+                    **_escalation_pace(store),
+                )
                 if paging or notices or silences
                 else None
             ),
@@ -259,3 +268,11 @@ def _side_dispatchers(
         app[SILENCE_DISPATCHER] = build_silence_dispatcher(config, session, store, clock, metrics)
         found.append(app[SILENCE_DISPATCHER])
     return found
+
+
+def _escalation_pace(store: SqlStore) -> dict[str, Any]:
+    """SQLite: one short transaction at a time (webhooks wait for the one writer).
+    PostgreSQL: longer transactions, two at once (row locks let writers run together)."""
+    if store.dialect == "sqlite":
+        return {}
+    return {"budget_s": POSTGRES_BUDGET_S, "workers": POSTGRES_WORKERS}

@@ -85,3 +85,15 @@ async def test_deadlines_due_together_fire_once_each_in_few_transactions(
     assert [await escalated(store, i.id) for i in incidents] == [1] * 30
     # All 30 in one transaction, then a look that finds none, twice: not 30 + 2.
     assert transactions == 3, transactions
+
+
+async def test_two_workers_fire_each_deadline_once(store: SqlStore) -> None:
+    """PostgreSQL fires with two transactions at once; SKIP LOCKED gives each its own."""
+    incidents = [await declare(store, incident(f"pair-{n}")) for n in range(40)]
+    due = [Deadline(i.id, DeadlineKind.ACK, NOW - timedelta(seconds=1)) for i in incidents]
+    await store.transact(lambda uow: uow.schedule(due))
+    paging = cast(Paging, BrokenForOne(-1))
+    runner = EscalationRunner(store, paging, FakeClock(NOW), Metrics(), budget_s=0, workers=2)
+    assert await runner.fire_due() == 40
+    assert await runner.fire_due() == 0
+    assert [await escalated(store, i.id) for i in incidents] == [1] * 40
