@@ -17,12 +17,21 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, exists, func, literal_column, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    bindparam,
+    exists,
+    func,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.orm import aliased
 
 from ..domain.escalation import PageAction
 from ..pagers.base import PageMessage
-from .tables import outbox
+from .tables import UtcDateTime, outbox
 
 PENDING = "pending"
 PAGER = "pager"  # the outbox channel of pages (paging.PAGER)
@@ -60,16 +69,7 @@ class SqlOutboxLeases:
         incidents = {m.incident_id for m in messages if m.action is PageAction.TRIGGER}
         if not incidents:
             return
-        self._conn.execute(
-            update(outbox)
-            .where(
-                outbox.c.incident_id.in_(sorted(incidents)),
-                *_pending_page(outbox),
-                outbox.c.created_at < now,
-                outbox.c.next_attempt_at > now,
-            )
-            .values(next_attempt_at=now)
-        )
+        self._conn.execute(_PULL_FORWARD, {"incident_ids": sorted(incidents), "now": now})
 
     def keep_page_order(self, page: Any, next_at: datetime) -> datetime:
         """Earlier pending triggers of the incident come due no later than `next_at`; the
@@ -127,3 +127,22 @@ def not_behind_an_earlier_page(now: Any) -> ColumnElement[bool]:
     )
     is_page = (outbox.c.channel == PAGER) & (outbox.c.action == PageAction.TRIGGER.value)
     return ~is_page | ~in_flight
+
+
+def _pull_forward_statement() -> Any:
+    """The incident's earlier pending triggers, due later than now, come due now. Built
+    once: every trigger enqueued runs it, and building it cost more than running it."""
+    now = bindparam("now", type_=UtcDateTime())
+    return (
+        update(outbox)
+        .where(
+            outbox.c.incident_id.in_(bindparam("incident_ids", expanding=True)),
+            *_pending_page(outbox),
+            outbox.c.created_at < now,
+            outbox.c.next_attempt_at > now,
+        )
+        .values(next_attempt_at=now)
+    )
+
+
+_PULL_FORWARD = _pull_forward_statement()

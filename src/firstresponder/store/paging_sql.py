@@ -53,6 +53,7 @@ class SqlPagingStatements(SqlOutboxLeases):
 
     _conn: Connection
     _insert: Any
+    _writes: Any  # the unit of work's bulk writes (`insert_outbox`)
 
     # --- written with the incident change -----------------------------------------------
 
@@ -77,8 +78,7 @@ class SqlPagingStatements(SqlOutboxLeases):
     def enqueue(self, messages: Sequence[PageMessage], channel: str, now: datetime) -> None:
         if not messages:
             return
-        self._conn.execute(
-            insert(outbox),
+        self._writes.insert_outbox(
             [
                 {
                     "incident_id": m.incident_id,
@@ -94,7 +94,7 @@ class SqlPagingStatements(SqlOutboxLeases):
                     "next_attempt_at": now,
                 }
                 for m in messages
-            ],
+            ]
         )
         if channel == PAGER:
             self.pull_earlier_pages_forward(messages, now)
@@ -135,20 +135,10 @@ class SqlPagingStatements(SqlOutboxLeases):
         """Claim and remove the earliest due deadline; another replica skips it.
 
         Served by `ix_deadlines_due_id` (due_at, id): the first due row, not a sort of all."""
-        found = (
-            self._conn.execute(
-                select(deadlines)
-                .where(deadlines.c.due_at <= now)
-                .order_by(deadlines.c.due_at, deadlines.c.id)
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            )
-            .mappings()
-            .first()
-        )
+        found = self._conn.execute(_TAKE_DEADLINE, {"now": now}).mappings().first()
         if found is None:
             return None
-        self._conn.execute(delete(deadlines).where(deadlines.c.id == found["id"]))
+        self._conn.execute(_DROP_DEADLINE, {"id": found["id"]})
         return DueDeadline(int(found["id"]), _deadline(found))
 
     def next_deadline(self) -> datetime | None:
@@ -399,6 +389,15 @@ def _claim_statement() -> Any:
 
 
 _CLAIM = _claim_statement()
+# Built once: in a storm's escalations, building a statement cost more than running it.
+_TAKE_DEADLINE = (
+    select(deadlines)
+    .where(deadlines.c.due_at <= bindparam("now", type_=UtcDateTime()))
+    .order_by(deadlines.c.due_at, deadlines.c.id)
+    .limit(1)
+    .with_for_update(skip_locked=True)
+)
+_DROP_DEADLINE = delete(deadlines).where(deadlines.c.id == bindparam("id"))
 
 
 def _deadline(row: Any) -> Deadline:

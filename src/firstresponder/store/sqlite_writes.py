@@ -33,7 +33,7 @@ from sqlalchemy.exc import DBAPIError
 from ..domain.grouping import ClassifiedAlert
 from ..domain.incident import TimelineEntry, TrackedAlert
 from .rows import EVENT_FIELDS, event_key, new_group_values, tracked_from_row
-from .tables import UtcDateTime, alert_events, groups, incidents, string_map_text
+from .tables import UtcDateTime, alert_events, groups, incidents, outbox, string_map_text
 
 _NEW_GROUP = (
     f"INSERT OR IGNORE INTO alert_groups ({', '.join(c.name for c in groups.c)})"
@@ -68,6 +68,12 @@ _WRITE_ALERT = (
 )
 _INSERT_ENTRY = (
     "INSERT INTO timeline (incident_id, at, kind, actor, message, data) VALUES (?, ?, ?, ?, ?, ?)"
+)
+# Every column but the id: what `enqueue` writes (an escalation and its Slack posts).
+_OUTBOX_COLUMNS = tuple(c.name for c in outbox.c if c.name != "id")
+_INSERT_OUTBOX = (
+    f"INSERT INTO outbox ({', '.join(_OUTBOX_COLUMNS)})"
+    f" VALUES ({', '.join('?' for _ in _OUTBOX_COLUMNS)})"
 )
 
 
@@ -329,6 +335,13 @@ class SqliteWrites:
         if rows:
             self._run_many(_INSERT_ENTRY, rows)
 
+    def insert_outbox(self, values: Sequence[Mapping[str, Any]]) -> None:
+        """Through the column types' own processors (`_Codec`), missing columns NULL."""
+        codec = _codec(outbox, self._dialect)
+        rows = [codec.encode(_with_nulls(v), _OUTBOX_COLUMNS) for v in values]
+        if rows:
+            self._run_many(_INSERT_OUTBOX, rows)
+
     def _event_row(
         self, key: str, item: ClassifiedAlert, receiver: str, received: str | None
     ) -> tuple[Any, ...]:
@@ -349,3 +362,8 @@ class SqliteWrites:
             c.reason,
             dumps([dict(e) for e in c.evidence]) if c.evidence else "[]",
         )
+
+
+def _with_nulls(values: Mapping[str, Any]) -> Mapping[str, Any]:
+    missing = [name for name in _OUTBOX_COLUMNS if name not in values]
+    return {**values, **dict.fromkeys(missing)} if missing else values

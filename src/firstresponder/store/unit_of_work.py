@@ -24,7 +24,15 @@ from .heartbeat_sql import SqlHeartbeatStatements
 from .paging_sql import SqlPagingStatements
 from .retention_sql import SqlRetentionStatements
 from .sqlite_writes import SqliteWrites
-from .tables import alert_events, groups, incident_alerts, incidents, near_misses, timeline
+from .tables import (
+    alert_events,
+    groups,
+    incident_alerts,
+    incidents,
+    near_misses,
+    outbox,
+    timeline,
+)
 
 _IN_CHUNK = 1000  # values per IN list: both databases cap a statement's parameters
 
@@ -120,6 +128,9 @@ class _BulkWrites(Protocol):
 
     def insert_entries(self, entries: Sequence[tuple[int, TimelineEntry]]) -> None: ...
 
+    def insert_outbox(self, values: Sequence[Mapping[str, Any]]) -> None:
+        """New outbox messages, every column but the id given (pages, Slack calls...)."""
+
 
 class CoreWrites:
     """`_BulkWrites` through SQLAlchemy Core and its column types (PostgreSQL)."""
@@ -172,6 +183,10 @@ class CoreWrites:
         if entries:
             values = [rows.entry_values(incident_id, e) for incident_id, e in entries]
             self._conn.execute(self._sql.insert_entries, values)
+
+    def insert_outbox(self, values: Sequence[Mapping[str, Any]]) -> None:
+        if values:
+            self._conn.execute(insert(outbox), values)
 
 
 class SqlUnitOfWork(

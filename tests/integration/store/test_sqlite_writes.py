@@ -20,9 +20,11 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from firstresponder.domain.alerts import Alert, AlertStatus
 from firstresponder.domain.classify import Classification
+from firstresponder.domain.escalation import PageAction
 from firstresponder.domain.grouping import ClassifiedAlert, GroupEngine
 from firstresponder.domain.incident import TimelineEntry, TrackedAlert
-from firstresponder.domain.vocabulary import DEFAULT_SEVERITY_MAP, Impact
+from firstresponder.domain.vocabulary import DEFAULT_SEVERITY_MAP, Impact, Role
+from firstresponder.pagers.base import PageMessage
 from firstresponder.store import unit_of_work
 from firstresponder.store.sql import SqlStore
 from firstresponder.store.sqlite_writes import SqliteWrites, dumps, sqlite_time
@@ -37,6 +39,7 @@ TABLES = {
     "timeline": "id",
     "incidents": "id",
     "alert_groups": "group_key",
+    "outbox": "id",
 }
 
 
@@ -108,6 +111,14 @@ def ingest_all(conn: Connection) -> list[list[str]]:
         changes = [(states[k], ENGINE.apply_events(states[k], v, now)) for k, v in by_group.items()]
         uow.save_groups(changes, now)
     uow.load_groups({"service=quiet": set()})  # a group's row as created, never updated
+    # Pages and Slack calls, as an escalation writes them: nested, non-ASCII payloads, a
+    # time given in another zone.
+    payload = {"summary": "checkout down ü 🚨", "details": {"n": 3, "x": [1.5, None, True]}}
+    messages = [
+        PageMessage(0, 1, "pagerduty", Role.EOC, PageAction.TRIGGER, "fr-1-eoc", payload),
+        PageMessage(0, 1, "slack", Role.EOC, PageAction.TRIGGER, "fr-1-slack", {"op": "post"}),
+    ]
+    uow.enqueue(messages, "pager", T0.astimezone(CEST) + timedelta(minutes=9))
     return fresh_keys
 
 
@@ -143,6 +154,7 @@ async def test_the_driver_path_stores_what_core_stores(
     for table in TABLES:
         assert fast[1][table] == core[1][table], table
     assert len(fast[1]["alert_events"]) == 7
+    assert len(fast[1]["outbox"]) == 2
     groups = [row[0] for row in fast[1]["alert_groups"]]
     assert groups == ["service=checkout", "service=login", "service=quiet"]
     assert sorted(json.loads(fast[1]["alert_groups"][1][1])) == ["fp-l", "fp-m"]
