@@ -20,7 +20,6 @@ from sqlalchemy import (
     delete,
     exists,
     func,
-    insert,
     literal_column,
     select,
     update,
@@ -31,7 +30,6 @@ from ..domain.escalation import Deadline, DeadlineKind, PageAction
 from ..domain.incident import TimelineEntry
 from ..domain.vocabulary import Role
 from ..pagers.base import PageMessage
-from . import rows
 from .outbox_leases_sql import PAGER, PENDING, SqlOutboxLeases, not_behind_an_earlier_page
 from .ports import ClaimedMessage, DueDeadline
 from .tables import UtcDateTime, deadlines, outbox, timeline, webhook_deliveries
@@ -183,20 +181,18 @@ class SqlPagingStatements(SqlOutboxLeases):
     ) -> bool:
         """Mark delivered or failed for good; False when it was already finished."""
         done = self._conn.execute(
-            update(outbox)
-            .where(outbox.c.id == message_id, outbox.c.status == PENDING)
-            .values(
-                status=FAILED if failed else DELIVERED,
-                attempts=outbox.c.attempts + attempts,
-                finished_at=now,
-                reference=reference,
-                last_error=error,
-                claimed_by=None,
-                claimed_until=None,
-            )
+            _FINISH,
+            {
+                "message_id": message_id,
+                "status": FAILED if failed else DELIVERED,
+                "attempts": attempts,
+                "now": now,
+                "reference": reference,
+                "error": error,
+            },
         ).rowcount
         if done and entry is not None and incident_id is not None:
-            self.add_entries(incident_id, [entry])
+            self._writes.insert_entries([(incident_id, entry)])
         return bool(done)
 
     def retry_outbox(
@@ -242,10 +238,7 @@ class SqlPagingStatements(SqlOutboxLeases):
         return bool(done)
 
     def add_entries(self, incident_id: int, entries: Sequence[TimelineEntry]) -> None:
-        if entries:
-            self._conn.execute(
-                insert(timeline), [rows.entry_values(incident_id, e) for e in entries]
-            )
+        self._writes.insert_entries([(incident_id, e) for e in entries])
 
     def outbox_stats(
         self, channels: Collection[str], cap: int = BACKLOG_COUNTED
@@ -398,6 +391,19 @@ _TAKE_DEADLINE = (
     .with_for_update(skip_locked=True)
 )
 _DROP_DEADLINE = delete(deadlines).where(deadlines.c.id == bindparam("id"))
+_FINISH = (
+    update(outbox)
+    .where(outbox.c.id == bindparam("message_id"), outbox.c.status == PENDING)
+    .values(
+        status=bindparam("status"),
+        attempts=outbox.c.attempts + bindparam("attempts"),
+        finished_at=bindparam("now", type_=UtcDateTime()),
+        reference=bindparam("reference"),
+        last_error=bindparam("error"),
+        claimed_by=None,
+        claimed_until=None,
+    )
+)
 
 
 def _deadline(row: Any) -> Deadline:
