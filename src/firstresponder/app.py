@@ -184,6 +184,7 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
                     metrics,
                     slack=notices,
                     silences=silences,
+                    on_paged=dispatcher.wake,
                     **_escalation_pace(store),
                 )
                 if paging or notices or silences

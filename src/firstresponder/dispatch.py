@@ -134,6 +134,7 @@ class Dispatcher:
         self._settings = settings or DeliverySettings()
         self._on_paged = on_paged
         self._slots = asyncio.Semaphore(self._settings.concurrency)
+        self._woken = asyncio.Event()
 
     async def pass_once(self) -> int:
         """Deliver what is due now; returns how many messages were handled."""
@@ -360,6 +361,11 @@ class Dispatcher:
 
         return await self._store.transact(finish, background=True)
 
+    def wake(self) -> None:
+        """Something was just committed to this channel: pass now, not at the next interval
+        (an escalation's IMOC page would otherwise wait up to a second for no reason)."""
+        self._woken.set()
+
     async def run(self, interval_s: float = 1.0) -> None:
         while True:
             try:
@@ -369,7 +375,19 @@ class Dispatcher:
                 raise
             except Exception:  # the store may be down; keep trying, pages wait in the outbox
                 log.exception("outbox dispatch pass failed")
-            await self._clock.sleep(interval_s)
+            await self._idle(interval_s)
+
+    async def _idle(self, interval_s: float) -> None:
+        """The interval on the clock, or less if `wake` is called meanwhile."""
+        if not self._woken.is_set():
+            sleeping = asyncio.ensure_future(self._clock.sleep(interval_s))
+            woken = asyncio.ensure_future(self._woken.wait())
+            try:
+                await asyncio.wait({sleeping, woken}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiting in (sleeping, woken):
+                    waiting.cancel()
+        self._woken.clear()
 
 
 class PagerTexts:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -65,11 +66,13 @@ class EscalationRunner:
         silences: Silences | None = None,
         budget_s: float = BUDGET_S,
         workers: int = 1,
+        on_paged: Callable[[], None] | None = None,
     ) -> None:
         """`workers` transactions fire at once: 1 where one writer serialises them anyway
         (SQLite); more on PostgreSQL, whose `SKIP LOCKED` hands each its own deadlines."""
         self._budget_s = budget_s
         self._workers = workers
+        self._on_paged = on_paged  # after a commit that escalated: the pages' dispatcher
         self._silences = silences
         self._store = store
         self._paging = paging
@@ -94,6 +97,8 @@ class EscalationRunner:
             )
             for fired in batch:
                 self._observe(fired, now)
+            if self._on_paged is not None and any(f.entries for f in batch):
+                self._on_paged()
             taken += len(batch)
             if not batch:
                 break
