@@ -143,6 +143,15 @@ def test_kill_9_before_the_escalation_is_due_still_pages_the_imoc_once(
     incident_id = _declare(daemon)
     declared = time.monotonic()
     wait_until(lambda: _triggers(pd, "eoc") or None, what="EOC paged", deadline_s=DEADLINE_S)
+    # Killed once the EOC page is recorded as delivered: killed between PagerDuty's 202 and
+    # that commit, the restarted daemon sends the trigger again when its 10 s lease runs
+    # out (at-least-once; PagerDuty folds it into the same incident by its dedup_key),
+    # which is not what this test is about.
+    wait_until(
+        lambda: "paged" in _timeline(daemon, incident_id) or None,
+        what="EOC page recorded",
+        deadline_s=DEADLINE_S,
+    )
     daemon.kill_9()
     # The escalation falls due while the daemon is dead.
     wait_until(
