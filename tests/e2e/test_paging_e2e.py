@@ -6,81 +6,28 @@ test). Waits poll until something is observed; there is no fixed sleep.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import sqlite3
-import sys
-import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
 from ..factories import API_TOKEN, WEBHOOK_TOKEN, make_alert, make_payload
 from ..fakes import CA_FILE, FakePagerDuty, Recorded
-from .harness import Managed, Processes, free_port, get_json, post_json, wait_ready, wait_until
+from .daemons import Daemon, Threaded
+from .harness import Processes, free_port, get_json, post_json, wait_until
 
 KEYS = {"eoc": "e" * 32, "imoc": "i" * 32, "cmoc": "c" * 32}
 ACK_TIMEOUT_S = 4
 DEADLINE_S = 30.0
 
 
-class ThreadedFake:
-    """A fake server on its own event loop in a thread, for tests that are not async."""
-
-    def __init__(self, fake: FakePagerDuty) -> None:
-        self.fake = fake
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-
-    def __enter__(self) -> FakePagerDuty:
-        self._thread.start()
-        self._run(self.fake.__aenter__())
-        return self.fake
-
-    def __exit__(self, *_: object) -> None:
-        self._run(self.fake.__aexit__(None, None, None))
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        if not self._thread.is_alive():
-            # Closed, not left to the collector: an unclosed loop and its self-pipe are
-            # reported as unraisable warnings by whichever later test the collector runs in.
-            self._loop.close()
-
-    def _run(self, coroutine: Any) -> Any:
-        done: Future[Any] = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
-        return done.result(timeout=10)
-
-
-@dataclass
-class Daemon:
-    processes: Processes
-    config: Path
-    url: str
-    managed: Managed | None = None
-
-    def start(self) -> None:
-        executable = str(Path(sys.executable).parent / "firstresponder")
-        self.managed = self.processes.start(
-            f"firstresponder-{len(self.processes.started)}",
-            [executable, "serve", "--config", str(self.config)],
-            cwd=self.config.parent,
-        )
-        wait_ready(f"{self.url}/readyz", what="daemon ready", deadline_s=DEADLINE_S, processes=None)
-
-    def kill_9(self) -> None:
-        assert self.managed is not None
-        self.managed.kill()  # SIGKILL: no shutdown, no cleanup
-
-
 @pytest.fixture
 def pd() -> Iterator[FakePagerDuty]:
-    with ThreadedFake(FakePagerDuty()) as fake:
+    with Threaded(FakePagerDuty()) as fake:
         yield fake
 
 

@@ -10,7 +10,6 @@ Durations are seconds here; every wait polls with a deadline, none is a fixed sl
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,8 +21,8 @@ import yaml
 
 from ..factories import API_TOKEN, WEBHOOK_TOKEN, make_alert, make_payload
 from ..fakes import CA_FILE, FakePagerDuty
+from .daemons import Daemon, Threaded
 from .harness import (
-    Managed,
     Processes,
     free_port,
     get_json,
@@ -34,7 +33,6 @@ from .harness import (
     wait_ready,
     wait_until,
 )
-from .test_paging_e2e import ThreadedFake
 
 pytestmark = pytest.mark.e2e
 
@@ -45,27 +43,6 @@ SILENCE_S = 6
 DEADLINE_S = 60.0
 HOOK = {"Authorization": f"Bearer {WEBHOOK_TOKEN}"}
 API = {"Authorization": f"Bearer {API_TOKEN}"}
-
-
-@dataclass
-class Daemon:
-    processes: Processes
-    config: Path
-    url: str
-    managed: Managed | None = None
-
-    def start(self) -> None:
-        executable = str(Path(sys.executable).parent / "firstresponder")
-        self.managed = self.processes.start(
-            f"firstresponder-{len(self.processes.started)}",
-            [executable, "serve", "--config", str(self.config)],
-            cwd=self.config.parent,
-        )
-        wait_ready(f"{self.url}/readyz", what="daemon ready", deadline_s=DEADLINE_S, processes=None)
-
-    def kill_9(self) -> None:
-        assert self.managed is not None
-        self.managed.kill()
 
 
 def _daemon(tmp_path: Path, **extra: Any) -> tuple[Daemon, Processes]:
@@ -89,7 +66,7 @@ def _daemon(tmp_path: Path, **extra: Any) -> tuple[Daemon, Processes]:
 
 @pytest.fixture
 def pd() -> Iterator[FakePagerDuty]:
-    with ThreadedFake(FakePagerDuty()) as fake:
+    with Threaded(FakePagerDuty()) as fake:
         yield fake
 
 

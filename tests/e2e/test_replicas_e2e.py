@@ -35,6 +35,7 @@ import yaml
 from ..factories import API_TOKEN, WEBHOOK_TOKEN, make_alert, make_payload
 from ..fakes import CA_FILE, FakePagerDuty, Recorded
 from ..integration.store.conftest import NewDatabase
+from .daemons import Daemon, Threaded
 from .harness import (
     HttpAnswer,
     Processes,
@@ -45,7 +46,7 @@ from .harness import (
     scrape,
     wait_until,
 )
-from .test_paging_e2e import KEYS, Daemon, ThreadedFake
+from .test_paging_e2e import KEYS
 
 pytestmark = pytest.mark.e2e
 
@@ -68,7 +69,7 @@ class Replicas:
 
 @pytest.fixture
 def pd() -> Iterator[FakePagerDuty]:
-    with ThreadedFake(FakePagerDuty()) as fake:
+    with Threaded(FakePagerDuty()) as fake:
         yield fake
 
 

@@ -17,9 +17,9 @@ import pytest
 import yaml
 
 from ..factories import API_TOKEN, WEBHOOK_TOKEN, make_alert, make_payload
+from .daemons import Daemon
 from .harness import HttpAnswer, Processes, free_port, get_json, http_get, post_json
 from .postgres import PrivatePostgres, private_postgres, unavailable_reason
-from .test_paging_e2e import Daemon
 
 pytestmark = pytest.mark.e2e
 

@@ -8,13 +8,9 @@ Waits poll until something is observed; there is no fixed sleep.
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
-import sys
-import threading
-from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import pytest
 import yaml
@@ -24,37 +20,10 @@ from ..fakes.github import REPO, FakeGitHub, FakeGitHubIssue
 from ..fakes.github import TOKEN as GH_TOKEN
 from ..fakes.jira import EMAIL, FakeIssue, FakeJira, adf_text
 from ..fakes.jira import TOKEN as JIRA_TOKEN
-from ..fakes.server import FakeServer
+from .daemons import EXECUTABLE, Threaded
 from .harness import Processes, free_port, get_json, post_json, wait_ready, wait_until
 
 DEADLINE_S = 30.0
-F = TypeVar("F", bound=FakeServer)
-EXECUTABLE = str(Path(sys.executable).parent / "firstresponder")
-
-
-class Threaded(Generic[F]):
-    """A fake server on its own event loop in a thread, for tests that are not async."""
-
-    def __init__(self, fake: F) -> None:
-        self.fake = fake
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-
-    def __enter__(self) -> F:
-        self._thread.start()
-        self._run(self.fake.__aenter__())
-        return self.fake
-
-    def __exit__(self, *_: object) -> None:
-        self._run(self.fake.__aexit__(None, None, None))
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        if not self._thread.is_alive():
-            self._loop.close()
-
-    def _run(self, coroutine: Any) -> Any:
-        done: Future[Any] = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
-        return done.result(timeout=10)
 
 
 def tickets_section(tracker: str, url: str, **extra: Any) -> dict[str, Any]:
