@@ -141,16 +141,6 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
         tickets = build_ticket_notices(config)
         silences = build_silences(config)
         hooks = reactions(paging, notices, tickets, silences)
-        ingestor = Ingestor(
-            store,
-            classifier,
-            GroupEngine(config.severity_map),
-            clock,
-            metrics,
-            evaluator,
-            paging=hooks,
-            heartbeat=config.heartbeat.matchers if config.heartbeat.enabled else (),
-        )
         commands = IncidentCommands(
             store, classifier, config.severity_map, clock, metrics, paging=hooks
         )
@@ -163,6 +153,17 @@ def _lifecycle(clock: Clock, run_scheduler: bool):  # type: ignore[no-untyped-de
             config.paging,
             commands,
             on_entry=notices.delivery_entry if notices else None,
+        )
+        ingestor = Ingestor(
+            store,
+            classifier,
+            GroupEngine(config.severity_map),
+            clock,
+            metrics,
+            evaluator,
+            paging=hooks,
+            heartbeat=config.heartbeat.matchers if config.heartbeat.enabled else (),
+            on_paged=dispatcher.wake,
         )
         app[STORE], app[INGESTOR], app[COMMANDS] = store, ingestor, commands
         app[DISPATCHER] = dispatcher

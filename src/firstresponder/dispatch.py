@@ -361,6 +361,11 @@ class Dispatcher:
 
         return await self._store.transact(finish, background=True)
 
+    @property
+    def woken(self) -> bool:
+        """A wake is pending: the next idle interval will be skipped."""
+        return self._woken.is_set()
+
     def wake(self) -> None:
         """Something was just committed to this channel: pass now, not at the next interval
         (an escalation's IMOC page would otherwise wait up to a second for no reason)."""

@@ -13,7 +13,7 @@ import asyncio
 import functools
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -76,10 +76,14 @@ class Ingestor:
         slo: SloEvaluator | None = None,
         paging: ChangeHook | None = None,
         heartbeat: Sequence[Matcher] = (),
+        on_paged: Callable[[], None] | None = None,
     ) -> None:
         """`heartbeat`: the dead-man's switch's matchers (none: off). Its alerts refresh
-        the heartbeat's last-seen time and never become incidents."""
+        the heartbeat's last-seen time and never become incidents. `on_paged`: called
+        after a commit that declared or changed an incident (it may have enqueued pages),
+        so the pages' dispatcher goes now rather than at its next interval."""
         self._heartbeat = tuple(heartbeat)
+        self._on_paged = on_paged
         self._store = store
         self._classifier = classifier
         self._engine = engine
@@ -260,6 +264,10 @@ class Ingestor:
             )
 
     async def _after_commit(self, touched: list[tuple[Incident, Outcome]]) -> None:
+        if self._on_paged is not None and any(
+            outcome.declared or outcome.incident_changed for _, outcome in touched
+        ):
+            self._on_paged()
         for incident, outcome in touched:
             if outcome.declared:
                 self._metrics.incidents_declared.labels(

@@ -109,6 +109,16 @@ async def kinds(client: Client, incident_id: int) -> list[str]:
 # --- who is paged, and when -------------------------------------------------------------
 
 
+async def test_a_declaration_wakes_the_pages_dispatcher(
+    app: Client, hook_headers: dict[str, str]
+) -> None:
+    """The EOC page leaves as soon as the declaration commits, not at the next interval."""
+    dispatcher = app.app[DISPATCHER]
+    assert not dispatcher.woken
+    await post_alerts(app, make_payload(alert()), hook_headers)
+    assert dispatcher.woken
+
+
 async def test_no_ack_pages_the_imoc_exactly_at_the_timeout(
     app: Client, pd: FakePagerDuty, clock: FakeClock, hook_headers: dict[str, str], metrics: Metrics
 ) -> None:
